@@ -1,0 +1,344 @@
+import { randomInt } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { createRandom, type Random } from '../domain/random.js';
+import { parseUniverse, type Universe } from '../domain/universe.js';
+
+const USAGE = `Usage: ordergate produce [--url URL] [--count N] [--interval MS] [--seed S] [--universe PATH]
+
+Sends random orders (a strategy, an instrument and BUY or SELL from the universe file) one at a time to
+POST {url}/create_order, as the seed's Order_Producer.py did, and prints each answer and a summary.
+Ctrl-C stops sending and prints the summary. The seed is printed so that a run can be replayed.
+
+  --url URL          the server (default http://127.0.0.1:8080)
+  --count N          how many orders, 1 to 10000000 (default 300)
+  --interval MS      milliseconds to wait between orders, 0 to 3600000 (default 1000)
+  --seed S           an integer seed (default: a random one)
+  --universe PATH    names to draw from (default Jsons/raw_details.json)
+  -h, --help         print this help`;
+
+const COUNT_MAX = 10_000_000;
+const INTERVAL_MS_MAX = 3_600_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+// A BUY can apply to thousands of users; a line names the first few.
+const USERS_SHOWN_MAX = 5;
+const EXIT_INTERRUPTED = 130;
+
+interface ProduceArgs {
+  url: string;
+  count: number;
+  intervalMs: number;
+  seed: number;
+  universe: string;
+}
+
+interface Order {
+  STRATEGY: string;
+  INSTRUMENT: string;
+  POSITION: 'BUY' | 'SELL';
+}
+
+/** What the server answered with 200; only the fields the producer prints. */
+interface OrderAnswer {
+  RESPONSE?: unknown;
+  status?: unknown;
+  order_id?: unknown;
+  reason?: unknown;
+  accepted?: Array<{ user?: unknown }>;
+  rejected?: Array<{ user?: unknown; reason?: unknown }>;
+}
+
+type Outcome =
+  | { kind: 'answered'; response: 'ACCEPTED' | 'REJECTED'; answer: OrderAnswer; latencyMs: number }
+  | { kind: 'failed'; message: string; latencyMs?: number }
+  | { kind: 'unreachable'; message: string };
+
+interface Tally {
+  sent: number;
+  accepted: number;
+  rejected: number;
+  errors: number;
+  latenciesMs: number[];
+}
+
+export async function runProduce(argv: string[]): Promise<number> {
+  const parsed = parseProduceArgs(argv);
+  if (parsed === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  if (typeof parsed === 'string') {
+    console.error(`ordergate produce: ${parsed} (see --help)`);
+    return 2;
+  }
+  let universe: Universe;
+  try {
+    universe = parseUniverse(await readUniverseText(parsed.universe), parsed.universe);
+  } catch (error) {
+    console.error(`ordergate produce: ${(error as Error).message}`);
+    return 1;
+  }
+  return produceUntilDoneOrInterrupted(parsed, universe);
+}
+
+/** Ctrl-C aborts the request in flight and the wait, so the summary prints at once. */
+async function produceUntilDoneOrInterrupted(args: ProduceArgs, universe: Universe): Promise<number> {
+  const interruption = new AbortController();
+  const onInterrupt = () => interruption.abort();
+  process.on('SIGINT', onInterrupt);
+  try {
+    console.log(
+      `sending ${args.count} orders to ${args.url}/create_order every ${args.intervalMs} ms, seed ${args.seed}` +
+        ` (replay with --seed ${args.seed})`,
+    );
+    const { tally, unreachable } = await sendOrders(args, universe, interruption.signal);
+    if (tally.sent > 0 || !unreachable)
+      console.log(renderSummary(tally, args.count, interruption.signal.aborted));
+    if (unreachable) {
+      console.error(`cannot reach ${args.url}: ${unreachable}`);
+      return 1;
+    }
+    return interruption.signal.aborted ? EXIT_INTERRUPTED : 0;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+}
+
+async function sendOrders(
+  args: ProduceArgs,
+  universe: Universe,
+  interrupted: AbortSignal,
+): Promise<{ tally: Tally; unreachable?: string }> {
+  const random = createRandom(args.seed);
+  const tally: Tally = { sent: 0, accepted: 0, rejected: 0, errors: 0, latenciesMs: [] };
+  const endpoint = `${args.url}/create_order`;
+  for (let index = 1; index <= args.count && !interrupted.aborted; index++) {
+    const order = randomOrder(universe, random);
+    const outcome = await sendOrder(endpoint, order, interrupted);
+    if (outcome.kind === 'unreachable') return { tally, unreachable: outcome.message };
+    count(tally, outcome);
+    console.log(renderOrderLine(index, args.count, order, outcome));
+    if (index < args.count && args.intervalMs > 0) await sleepUnlessInterrupted(args.intervalMs, interrupted);
+  }
+  return { tally };
+}
+
+function randomOrder(universe: Universe, random: Random): Order {
+  return {
+    STRATEGY: random.pick(universe.strategies),
+    INSTRUMENT: random.pick(universe.instruments),
+    POSITION: random.pick(['BUY', 'SELL'] as const),
+  };
+}
+
+async function sleepUnlessInterrupted(ms: number, interrupted: AbortSignal): Promise<void> {
+  try {
+    await sleep(ms, undefined, { signal: interrupted });
+  } catch {
+    // Interrupted: the loop sees the aborted signal and stops.
+  }
+}
+
+async function sendOrder(endpoint: string, order: Order, interrupted: AbortSignal): Promise<Outcome> {
+  const started = performance.now();
+  try {
+    const response = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(order),
+      signal: AbortSignal.any([interrupted, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
+    });
+    const text = await response.text();
+    const latencyMs = performance.now() - started;
+    if (!response.ok)
+      return { kind: 'failed', message: describeErrorAnswer(response.status, text), latencyMs };
+    return readAnswer(text, latencyMs);
+  } catch (error) {
+    return describeRequestFailure(error);
+  }
+}
+
+function readAnswer(text: string, latencyMs: number): Outcome {
+  const answer = parseJsonObject(text) as OrderAnswer | undefined;
+  const response = answer?.RESPONSE ?? answer?.status;
+  if (answer && (response === 'ACCEPTED' || response === 'REJECTED')) {
+    return { kind: 'answered', response, answer, latencyMs };
+  }
+  return { kind: 'failed', message: `unexpected answer: ${text.slice(0, 200)}`, latencyMs };
+}
+
+function describeErrorAnswer(status: number, text: string): string {
+  const body = parseJsonObject(text);
+  if (body && (typeof body.error === 'string' || typeof body.message === 'string')) {
+    return `HTTP ${status} ${body.error ?? ''}: ${body.message ?? ''}`;
+  }
+  return `HTTP ${status}: ${text.slice(0, 200)}`;
+}
+
+function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// Failures where nothing reached a server: stop at once rather than fail every remaining order.
+const UNREACHABLE_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused — is `npm start` running?',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  EHOSTUNREACH: 'no route to host',
+  ENETUNREACH: 'network unreachable',
+  // fetch() itself refuses the ports on the WHATWG "bad ports" list (1, 6000, 6665, ...).
+  'bad port': 'fetch() refuses to connect to this port; choose another',
+};
+
+const FAILURE_REASONS: Record<string, string> = {
+  ECONNRESET: 'the connection was reset before the answer',
+  UND_ERR_SOCKET: 'the server closed the connection before the answer',
+};
+
+/** fetch() rejects with "fetch failed" and hides the system error in `cause`. */
+function describeRequestFailure(error: unknown): Outcome {
+  const name = (error as Error | undefined)?.name;
+  if (name === 'TimeoutError')
+    return { kind: 'failed', message: `no answer within ${REQUEST_TIMEOUT_MS} ms` };
+  if (name === 'AbortError') {
+    return {
+      kind: 'failed',
+      message: 'interrupted before the answer (the server may still have applied it)',
+    };
+  }
+  const cause = underlyingCause(error);
+  const unreachable = cause === undefined ? undefined : UNREACHABLE_REASONS[cause];
+  if (unreachable) return { kind: 'unreachable', message: unreachable };
+  const described = cause === undefined ? undefined : FAILURE_REASONS[cause];
+  return { kind: 'failed', message: `request failed: ${described ?? cause ?? (error as Error).message}` };
+}
+
+/** The system error code (ECONNRESET) or, lacking one, the message of fetch()'s `cause`. */
+function underlyingCause(error: unknown): string | undefined {
+  const cause = (
+    error as { cause?: { code?: unknown; message?: unknown; errors?: Array<{ code?: unknown }> } }
+  ).cause;
+  // With several addresses for a host, the cause is an AggregateError of one error per address.
+  const code = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message;
+  return typeof code === 'string' && code !== '' ? code : undefined;
+}
+
+function count(tally: Tally, outcome: Exclude<Outcome, { kind: 'unreachable' }>): void {
+  tally.sent++;
+  if (outcome.latencyMs !== undefined) tally.latenciesMs.push(outcome.latencyMs);
+  if (outcome.kind === 'failed') tally.errors++;
+  else if (outcome.response === 'ACCEPTED') tally.accepted++;
+  else tally.rejected++;
+}
+
+function renderOrderLine(index: number, total: number, order: Order, outcome: Outcome): string {
+  const position = String(index).padStart(String(total).length);
+  const head = `[${position}/${total}] ${order.STRATEGY} ${order.INSTRUMENT} ${order.POSITION} →`;
+  if (outcome.kind !== 'answered') return `${head} ERROR ${outcome.message}`;
+  const { answer } = outcome;
+  const parts = [`${head} ${outcome.response} order_id=${String(answer.order_id)}`];
+  const applied = (answer.accepted ?? []).map((entry) => String(entry.user));
+  parts.push(
+    applied.length === 0 ? 'applied to none' : `applied to ${applied.length}: ${listNames(applied)}`,
+  );
+  const denied = (answer.rejected ?? []).map((entry) => `${String(entry.user)} (${String(entry.reason)})`);
+  if (denied.length > 0) parts.push(`denied ${denied.length}: ${listNames(denied)}`);
+  if (typeof answer.reason === 'string') parts.push(`reason ${answer.reason}`);
+  return parts.join('; ');
+}
+
+function listNames(names: readonly string[]): string {
+  const shown = names.slice(0, USERS_SHOWN_MAX).join(', ');
+  return names.length > USERS_SHOWN_MAX ? `${shown}, … ${names.length - USERS_SHOWN_MAX} more` : shown;
+}
+
+function renderSummary(tally: Tally, total: number, interrupted: boolean): string {
+  const sorted = [...tally.latenciesMs].sort((left, right) => left - right);
+  const stopped = interrupted ? ` (interrupted after ${tally.sent} of ${total})` : '';
+  return (
+    `summary${stopped}: sent ${tally.sent}, accepted ${tally.accepted}, rejected ${tally.rejected},` +
+    ` errors ${tally.errors}, latency p50 ${percentile(sorted, 50)}, p99 ${percentile(sorted, 99)}`
+  );
+}
+
+/** Nearest-rank percentile of ascending latencies, in ms. */
+function percentile(ascendingMs: readonly number[], rank: number): string {
+  if (ascendingMs.length === 0) return 'n/a';
+  const index = Math.max(0, Math.ceil((rank / 100) * ascendingMs.length) - 1);
+  return `${ascendingMs[index]!.toFixed(1)} ms`;
+}
+
+/** Returns the arguments, 'help', or one line saying what is wrong. */
+function parseProduceArgs(argv: string[]): ProduceArgs | 'help' | string {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        url: { type: 'string' },
+        count: { type: 'string' },
+        interval: { type: 'string' },
+        seed: { type: 'string' },
+        universe: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    return (error as Error).message.split(/\.\s/)[0] ?? String(error);
+  }
+  if (values.help) return 'help';
+  const url = parseServerUrl(values.url ?? 'http://127.0.0.1:8080');
+  if (url === undefined) return `--url must be an http:// or https:// URL, got ${JSON.stringify(values.url)}`;
+  const count = parseInteger(values.count ?? '300');
+  if (count === undefined || count < 1 || count > COUNT_MAX) {
+    return `--count must be an integer from 1 to ${COUNT_MAX}, got ${JSON.stringify(values.count)}`;
+  }
+  const intervalMs = parseInteger(values.interval ?? '1000');
+  if (intervalMs === undefined || intervalMs < 0 || intervalMs > INTERVAL_MS_MAX) {
+    return `--interval must be an integer from 0 to ${INTERVAL_MS_MAX} (ms), got ${JSON.stringify(values.interval)}`;
+  }
+  const seed = values.seed === undefined ? randomInt(2 ** 32) : parseInteger(values.seed);
+  if (seed === undefined) return `--seed must be an integer, got ${JSON.stringify(values.seed)}`;
+  const universe = values.universe ?? 'Jsons/raw_details.json';
+  if (universe === '' || typeof universe !== 'string') return '--universe must not be empty';
+  return { url, count, intervalMs, seed, universe };
+}
+
+/** The base URL without a trailing slash, so `${url}/create_order` has exactly one. */
+function parseServerUrl(value: string | boolean): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+    return url.href.replace(/\/+$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
+function parseInteger(value: string | boolean): number | undefined {
+  if (typeof value !== 'string' || !/^-?\d+$/.test(value)) return undefined;
+  const number = Number(value);
+  return Number.isSafeInteger(number) ? number : undefined;
+}
+
+async function readUniverseText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const hint =
+      code === 'ENOENT' ? ' (no such file: run from the project directory or pass --universe)' : '';
+    throw new Error(`cannot read universe file ${path}: ${code ?? (error as Error).message}${hint}`);
+  }
+}

@@ -1,0 +1,144 @@
+// `ordergate serve`: reads the configuration, loads the profile (generating one if missing),
+// opens the store, listens, and on SIGTERM or SIGINT drains and closes cleanly.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { type Config, ConfigError, loadConfig, parseServeArgs, SETTINGS } from '../config.js';
+import { type Profile, ProfileError, parseProfile } from '../domain/profile.js';
+import { parseUniverse } from '../domain/universe.js';
+import { createGate } from '../gate.js';
+import { buildApp } from '../http/app.js';
+import { createLogs, type Logs } from '../logger.js';
+import { SchemaError } from '../store/sqlite/migrations.js';
+import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import { writeProfile } from './generate.js';
+
+/** The seed's generator made profiles of 3 users. */
+const GENERATED_USERS = 3;
+
+export const SERVE_HELP = `Usage: ordergate serve [options]
+
+Starts the order gate's HTTP API. Every option can also be set in the environment under the
+name in brackets; a flag wins over the environment.
+
+Options:
+${Object.values(SETTINGS)
+  .map((s) => `  --${s.flag.padEnd(14)} ${s.help} [${s.env}, default ${s.fallback}]`)
+  .join('\n')}
+  -h, --help         show this help
+
+Exit codes: 0 after a clean shutdown, 1 if the database cannot be opened, 2 for a bad option,
+configuration value or profile.`;
+
+export async function runServe(argv: string[]): Promise<number> {
+  let config: Config;
+  try {
+    const { values } = parseServeArgs(argv);
+    if (values.help === true) {
+      console.log(SERVE_HELP);
+      return 0;
+    }
+    config = loadConfig(values, process.env);
+  } catch (error) {
+    if (error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`ordergate serve: ${(error as Error).message} (see ordergate serve --help)`);
+      return 2;
+    }
+    throw error;
+  }
+  const logs = createLogs(config.logDir, { terminal: true });
+  try {
+    return await serve(config, logs);
+  } finally {
+    logs.flush();
+  }
+}
+
+async function serve(config: Config, logs: Logs): Promise<number> {
+  const { logger } = logs;
+  let profile: Profile;
+  try {
+    profile = await loadProfile(config, logs);
+  } catch (error) {
+    if (!(error instanceof ProfileError)) throw error;
+    logger.error(`the profile was refused, nothing was started: ${error.message}`);
+    return 2;
+  }
+  let store: Awaited<ReturnType<typeof openSqliteStore>>;
+  try {
+    store = await openSqliteStore({ path: config.database.path, profile, logger });
+  } catch (error) {
+    const why =
+      error instanceof SchemaError ? error.message : `${config.database.path}: ${(error as Error).message}`;
+    logger.error(`cannot open the database: ${why}`);
+    return 1;
+  }
+  const version = readVersion();
+  const app = await buildApp({ gate: createGate(store, logs.orderLog), store, logger, version });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    logger.error(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`);
+    await store.close();
+    return 1;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  logger.info(
+    {
+      port,
+      host: config.host,
+      store: config.databaseUrl,
+      users: profile.length,
+      openPositions: store.openPositions,
+      version,
+    },
+    `ordergate listening on http://${config.host}:${port} (API docs at /docs)`,
+  );
+  return await untilSignal(async (signal) => {
+    logger.info({ signal }, 'shutting down: finishing the orders in flight');
+    await app.close();
+    await store.close();
+    logger.info('stopped cleanly');
+  });
+}
+
+async function loadProfile(config: Config, logs: Logs): Promise<Profile> {
+  if (!existsSync(config.profilePath)) {
+    const universe = parseUniverse(await readFile(config.universePath, 'utf8'), config.universePath);
+    const seed = Math.floor(Math.random() * 2 ** 31);
+    await writeProfile(config.profilePath, universe, { users: GENERATED_USERS, seed });
+    logs.logger.warn(
+      `no profile at ${config.profilePath}: generated one with the seed's defaults (${GENERATED_USERS} users, seed ${seed}); ` +
+        'npm run generate -- --help makes others',
+    );
+  }
+  let text: string;
+  try {
+    text = await readFile(config.profilePath, 'utf8');
+  } catch (error) {
+    throw new ProfileError(`${config.profilePath}: cannot read it (${(error as Error).message})`);
+  }
+  return parseProfile(text, config.profilePath);
+}
+
+function untilSignal(shutdown: (signal: string) => Promise<void>): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      shutdown(signal).then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+}
+
+function readVersion(): string {
+  const path = new URL('../../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
+}

@@ -1,0 +1,115 @@
+// Configuration is read once, here, from flags and the environment (same names), validated
+// strictly with every problem reported at once, and handed on as one typed object.
+
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string;
+  readonly database: { readonly kind: 'sqlite'; readonly path: string };
+  readonly profilePath: string;
+  readonly logDir: string;
+  readonly universePath: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+interface Setting {
+  readonly env: string;
+  readonly flag: string;
+  readonly fallback: string;
+  readonly help: string;
+}
+
+export const SETTINGS = {
+  port: { env: 'PORT', flag: 'port', fallback: '8080', help: 'TCP port to listen on (0 picks a free one)' },
+  host: { env: 'HOST', flag: 'host', fallback: '0.0.0.0', help: 'address to listen on' },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    flag: 'database-url',
+    fallback: 'sqlite:./data/ordergate.db',
+    help: 'where the book and the order log live: sqlite:PATH',
+  },
+  profilePath: {
+    env: 'PROFILE_PATH',
+    flag: 'profile-path',
+    fallback: 'Jsons/user_profile.json',
+    help: "the users' profile in the seed's format (generated if missing)",
+  },
+  logDir: {
+    env: 'LOG_DIR',
+    flag: 'log-dir',
+    fallback: 'Logs',
+    help: 'folder of the daily log files log_YYYY-MM-DD.log',
+  },
+} as const satisfies Record<string, Setting>;
+
+/** The universe of names the generator and producer draw from, shipped with the project. */
+const UNIVERSE_PATH = 'Jsons/raw_details.json';
+
+export function parseServeArgs(argv: readonly string[]): {
+  values: Record<string, string | boolean | undefined>;
+} {
+  const options = Object.fromEntries(
+    Object.values(SETTINGS).map((setting) => [setting.flag, { type: 'string' as const }]),
+  );
+  return parseArgs({
+    args: [...argv],
+    options: { ...options, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
+}
+
+export function loadConfig(
+  flags: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+): Config {
+  const problems: string[] = [];
+  const read = (setting: Setting): string => {
+    const flag = flags[setting.flag];
+    if (typeof flag === 'string') return flag;
+    return env[setting.env] ?? setting.fallback;
+  };
+  const port = Number(read(SETTINGS.port));
+  if (!Number.isInteger(port) || port < 0 || port > 65535 || read(SETTINGS.port).trim() === '') {
+    problems.push(`PORT must be an integer from 0 to 65535, got ${JSON.stringify(read(SETTINGS.port))}`);
+  }
+  const host = read(SETTINGS.host);
+  if (host.trim() === '') problems.push('HOST must not be empty');
+  const databaseUrl = read(SETTINGS.databaseUrl);
+  const database = parseDatabaseUrl(databaseUrl, problems);
+  const profilePath = read(SETTINGS.profilePath);
+  if (profilePath.trim() === '') problems.push('PROFILE_PATH must not be empty');
+  const logDir = read(SETTINGS.logDir);
+  if (logDir.trim() === '') problems.push('LOG_DIR must not be empty');
+  if (problems.length > 0) throw new ConfigError(problems.join('; '));
+  return {
+    port,
+    host,
+    databaseUrl,
+    database: database!,
+    profilePath: resolve(profilePath),
+    logDir: resolve(logDir),
+    universePath: resolve(UNIVERSE_PATH),
+  };
+}
+
+function parseDatabaseUrl(url: string, problems: string[]): Config['database'] | undefined {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '') problems.push('DATABASE_URL sqlite: needs a file path, e.g. sqlite:./data/ordergate.db');
+    return { kind: 'sqlite', path: resolve(path) };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    problems.push('DATABASE_URL postgres:// is not supported yet by this version; use sqlite:PATH');
+    return undefined;
+  }
+  problems.push(
+    `DATABASE_URL must start with sqlite: (e.g. sqlite:./data/ordergate.db), got ${JSON.stringify(url)}`,
+  );
+  return undefined;
+}

@@ -1,0 +1,54 @@
+// The open book: every open position, keyed the way an order touches them, (strategy, instrument)
+// first and then the user. The scope of a position lives in positionKey() alone, so a later
+// per-account scope changes one function.
+
+import type { Decision, Holders, OpenPosition, UserId } from './rules.js';
+
+export function positionKey(strategy: string, instrument: string): string {
+  return `${strategy}\u0000${instrument}`;
+}
+
+export class OpenBook {
+  readonly #books = new Map<string, Map<UserId, OpenPosition>>();
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  holdersOf(strategy: string, instrument: string): Holders | undefined {
+    return this.#books.get(positionKey(strategy, instrument));
+  }
+
+  open(strategy: string, instrument: string, userId: UserId, position: OpenPosition): void {
+    const key = positionKey(strategy, instrument);
+    let holders = this.#books.get(key);
+    if (holders === undefined) {
+      holders = new Map();
+      this.#books.set(key, holders);
+    }
+    if (!holders.has(userId)) this.#size++;
+    holders.set(userId, position);
+  }
+
+  close(strategy: string, instrument: string, userId: UserId): void {
+    const key = positionKey(strategy, instrument);
+    const holders = this.#books.get(key);
+    if (holders?.delete(userId) !== true) return;
+    this.#size--;
+    if (holders.size === 0) this.#books.delete(key);
+  }
+
+  /** Applies a decision made by decide() for an order with this id, received at nowMs. */
+  apply(strategy: string, instrument: string, decision: Decision, orderId: number, nowMs: number): void {
+    for (const fill of decision.fills) {
+      if (fill.closes === null) this.open(strategy, instrument, fill.userId, { orderId, openedAtMs: nowMs });
+      else this.close(strategy, instrument, fill.userId);
+    }
+  }
+
+  clear(): void {
+    this.#books.clear();
+    this.#size = 0;
+  }
+}

@@ -1,0 +1,61 @@
+// The closed list of reasons an order is denied, per user and per order. Stable, append-only:
+// a code's number is stored in the database and never reused. Listed in the order they are checked;
+// the first that applies wins. test/domain/reasons.test.ts keeps README.md's table in sync.
+
+export interface ReasonInfo {
+  readonly code: string;
+  readonly number: number;
+  readonly description: string;
+}
+
+/** Why an order was denied for one user. Number 0 in the database means "filled". */
+export const USER_REASONS = [
+  {
+    code: 'INSTRUMENT_NOT_IN_STRATEGY',
+    number: 1,
+    description:
+      "The user's profile does not give this strategy this instrument (and, for a SELL, the user holds no position here).",
+  },
+  {
+    code: 'POSITION_ALREADY_OPEN',
+    number: 2,
+    description: 'BUY: the user already holds an open position for this strategy and instrument.',
+  },
+  {
+    code: 'NO_OPEN_POSITION',
+    number: 3,
+    description: 'SELL: the user holds no open position for this strategy and instrument to close.',
+  },
+] as const satisfies readonly ReasonInfo[];
+
+/** Why a whole order was rejected. Present only on REJECTED orders. */
+export const ORDER_REASONS = [
+  {
+    code: 'STRATEGY_NOT_TRADED',
+    number: 1,
+    description:
+      'No user trades this strategy and nobody holds a position in it, so the order concerns no one.',
+  },
+  {
+    code: 'NO_USER_ELIGIBLE',
+    number: 2,
+    description:
+      'The order concerns some users but is valid for none of them; each one is listed with its reason.',
+  },
+] as const satisfies readonly ReasonInfo[];
+
+export type UserReason = (typeof USER_REASONS)[number]['code'];
+export type OrderReason = (typeof ORDER_REASONS)[number]['code'];
+
+export const FILLED = 0;
+
+const userReasonByNumber = new Map<number, UserReason>(USER_REASONS.map((r) => [r.number, r.code]));
+const userReasonNumber = new Map<UserReason, number>(USER_REASONS.map((r) => [r.code, r.number]));
+
+export function userReasonToNumber(reason: UserReason): number {
+  return userReasonNumber.get(reason)!;
+}
+
+export function userReasonFromNumber(number: number): UserReason | undefined {
+  return userReasonByNumber.get(number);
+}

@@ -1,0 +1,83 @@
+// The rules of the gate, as one pure function: no I/O, no clock, no state of its own.
+// Every store calls it; the property tests run it against an independent model.
+
+import type { Side } from './order.js';
+import type { OrderReason, UserReason } from './reasons.js';
+
+export type UserId = number;
+
+export interface OpenPosition {
+  readonly orderId: number;
+  readonly openedAtMs: number;
+}
+
+/** The users of one strategy, in profile order, each with the instruments their profile gives it. */
+export type StrategySubscribers = ReadonlyMap<UserId, ReadonlySet<string>>;
+
+/** The open positions of one (strategy, instrument), by user. */
+export type Holders = ReadonlyMap<UserId, OpenPosition>;
+
+export interface Fill {
+  readonly userId: UserId;
+  /** For a SELL, the position it closes; null for a BUY. */
+  readonly closes: OpenPosition | null;
+}
+
+export interface Denial {
+  readonly userId: UserId;
+  readonly reason: UserReason;
+}
+
+export interface Decision {
+  readonly status: 'ACCEPTED' | 'REJECTED';
+  readonly reason: OrderReason | null;
+  readonly fills: readonly Fill[];
+  readonly denials: readonly Denial[];
+}
+
+const noSubscribers: StrategySubscribers = new Map();
+const noHolders: Holders = new Map();
+
+/**
+ * Decides an order for every user it concerns: the strategy's subscribers and, for a SELL, anyone
+ * who holds the (strategy, instrument), since a held position can always be closed even after the
+ * profile changed. Cost is linear in those users, never in the users of other strategies.
+ */
+export function decide(
+  side: Side,
+  instrument: string,
+  subscribers: StrategySubscribers = noSubscribers,
+  holders: Holders = noHolders,
+): Decision {
+  const fills: Fill[] = [];
+  const denials: Denial[] = [];
+  if (side === 'BUY') {
+    for (const [userId, instruments] of subscribers) {
+      if (!instruments.has(instrument)) denials.push({ userId, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
+      else if (holders.has(userId)) denials.push({ userId, reason: 'POSITION_ALREADY_OPEN' });
+      else fills.push({ userId, closes: null });
+    }
+  } else {
+    for (const [userId, instruments] of subscribers) {
+      const held = holders.get(userId);
+      if (held !== undefined) fills.push({ userId, closes: held });
+      else if (!instruments.has(instrument)) denials.push({ userId, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
+      else denials.push({ userId, reason: 'NO_OPEN_POSITION' });
+    }
+    for (const [userId, held] of holders) {
+      if (!subscribers.has(userId)) fills.push({ userId, closes: held });
+    }
+  }
+  return {
+    status: fills.length > 0 ? 'ACCEPTED' : 'REJECTED',
+    reason: orderReason(fills, denials),
+    fills,
+    denials,
+  };
+}
+
+function orderReason(fills: readonly Fill[], denials: readonly Denial[]): OrderReason | null {
+  if (fills.length > 0) return null;
+  if (denials.length === 0) return 'STRATEGY_NOT_TRADED';
+  return 'NO_USER_ELIGIBLE';
+}

@@ -1,0 +1,168 @@
+// Orders in (the seed's POST /create_order and POST /orders) and the order log out.
+
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { type Order, parseSide } from '../domain/order.js';
+import { withResponseField } from '../store/answer.js';
+import type { PlacedOrder } from '../store/store.js';
+import type { Services } from './app.js';
+import { HttpError } from './errors.js';
+import {
+  After,
+  BookFilters,
+  ClientOrderId,
+  IdempotencyHeaders,
+  Limit,
+  Name,
+  OrderAnswer,
+  responses,
+  SeedAnswer,
+  Side,
+} from './schemas.js';
+
+const SeedOrderBody = Type.Object(
+  {
+    STRATEGY: Name('The strategy placing the order, e.g. STRATEGY_A'),
+    INSTRUMENT: Name('The NSE symbol, e.g. GRASIM'),
+    POSITION: Side,
+  },
+  { additionalProperties: false },
+);
+
+const OrderBody = Type.Object(
+  {
+    strategy: Name('The strategy placing the order, e.g. STRATEGY_A'),
+    instrument: Name('The NSE symbol, e.g. GRASIM'),
+    position: Side,
+    client_order_id: Type.Optional(ClientOrderId),
+  },
+  { additionalProperties: false },
+);
+
+const OrdersQuery = Type.Object(
+  {
+    after: After,
+    limit: Limit,
+    ...BookFilters,
+    status: Type.Optional(Type.Union([Type.Literal('ACCEPTED'), Type.Literal('REJECTED')])),
+  },
+  { additionalProperties: false },
+);
+
+const OrdersPage = Type.Object({
+  orders: Type.Array(OrderAnswer),
+  next_after: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'Pass as after= for the next page; null at the end',
+  }),
+});
+
+const OrderParams = Type.Object({ order_id: Type.Integer({ minimum: 1 }) });
+
+const placeErrors = [409, 413, 415];
+
+export function orderRoutes(app: FastifyInstance, { gate, store }: Services): void {
+  app.post<{ Body: Static<typeof SeedOrderBody>; Headers: Static<typeof IdempotencyHeaders> }>(
+    '/create_order',
+    {
+      schema: {
+        summary: "Place an order in the seed's wire format",
+        description:
+          'Answers RESPONSE ACCEPTED when the order is valid for at least one user, with every field of POST /orders.',
+        tags: ['orders'],
+        body: SeedOrderBody,
+        headers: IdempotencyHeaders,
+        response: responses(SeedAnswer, ...placeErrors),
+      },
+    },
+    async (request, reply) => {
+      const { STRATEGY, INSTRUMENT, POSITION } = request.body;
+      const clientOrderId = request.headers['idempotency-key'] ?? null;
+      const placed = await gate.place(toOrder(STRATEGY, INSTRUMENT, POSITION, clientOrderId));
+      return sendPlaced(reply, placed, withResponseField(placed.json, placed.status));
+    },
+  );
+
+  app.post<{ Body: Static<typeof OrderBody>; Headers: Static<typeof IdempotencyHeaders> }>(
+    '/orders',
+    {
+      schema: {
+        summary: 'Place an order',
+        description:
+          'Decides the order for every user of the strategy, applies it durably, and answers after the commit.',
+        tags: ['orders'],
+        body: OrderBody,
+        headers: IdempotencyHeaders,
+        response: responses(OrderAnswer, ...placeErrors),
+      },
+    },
+    async (request, reply) => {
+      const { strategy, instrument, position, client_order_id } = request.body;
+      const header = request.headers['idempotency-key'];
+      if (header !== undefined && client_order_id !== undefined && header !== client_order_id) {
+        throw new HttpError(
+          'INVALID_REQUEST',
+          'body.client_order_id and the Idempotency-Key header differ',
+          'client_order_id',
+        );
+      }
+      const placed = await gate.place(
+        toOrder(strategy, instrument, position, client_order_id ?? header ?? null),
+      );
+      return sendPlaced(reply, placed, placed.json);
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof OrdersQuery> }>(
+    '/orders',
+    {
+      schema: {
+        summary: 'The order log, oldest first',
+        description:
+          'Every order received, rejected ones too. Page with after= (the last order_id seen) and limit=.',
+        tags: ['orders'],
+        querystring: OrdersQuery,
+        response: responses(OrdersPage),
+      },
+    },
+    async (request, reply) => {
+      const query = request.query;
+      const orders = await store.orders(query);
+      const nextAfter = orders.length === query.limit ? orders[orders.length - 1]!.orderId : null;
+      const page = orders.map((entry) => entry.json).join(',');
+      return reply.type('application/json').send(`{"orders":[${page}],"next_after":${nextAfter}}`);
+    },
+  );
+
+  app.get<{ Params: Static<typeof OrderParams> }>(
+    '/orders/:order_id',
+    {
+      schema: {
+        summary: 'One order of the log',
+        tags: ['orders'],
+        params: OrderParams,
+        response: responses(OrderAnswer, 404),
+      },
+    },
+    async (request, reply) => {
+      const json = await store.order(request.params.order_id);
+      if (json === undefined)
+        throw new HttpError('ORDER_NOT_FOUND', `no order has order_id ${request.params.order_id}`);
+      return reply.type('application/json').send(json);
+    },
+  );
+}
+
+function toOrder(
+  strategy: string,
+  instrument: string,
+  position: string,
+  clientOrderId: string | null,
+): Order {
+  // The schema has already checked the side; parseSide only normalises its letter case.
+  return { strategy, instrument, side: parseSide(position)!, clientOrderId };
+}
+
+function sendPlaced(reply: FastifyReply, placed: PlacedOrder, body: string): FastifyReply {
+  if (placed.replayed) reply.header('idempotent-replayed', 'true');
+  return reply.type('application/json').send(body);
+}

@@ -1,0 +1,89 @@
+// Schemas shared by the routes: names, paging, the order answer and the error body. The same
+// schemas validate requests, document the API (OpenAPI at /openapi.json) and give the TS types.
+
+import { type TSchema, Type } from '@sinclair/typebox';
+import { CLIENT_ORDER_ID_LENGTH_MAX, NAME_LENGTH_MAX, NAME_PATTERN } from '../domain/order.js';
+import { ORDER_REASONS, USER_REASONS } from '../domain/reasons.js';
+import { HTTP_ERRORS } from './errors.js';
+
+export const PAGE_LIMIT_MAX = 1000;
+export const PAGE_LIMIT_DEFAULT = 100;
+
+export const Name = (description: string) =>
+  Type.String({ minLength: 1, maxLength: NAME_LENGTH_MAX, pattern: NAME_PATTERN, description });
+
+export const Side = Type.String({
+  pattern: '^([Bb][Uu][Yy]|[Ss][Ee][Ll][Ll])$',
+  description: 'BUY or SELL, in any letter case',
+  examples: ['BUY'],
+});
+
+export const CLIENT_ORDER_ID_PATTERN = '^[\\x21-\\x7E]+$';
+export const ClientOrderId = Type.String({
+  minLength: 1,
+  maxLength: CLIENT_ORDER_ID_LENGTH_MAX,
+  pattern: CLIENT_ORDER_ID_PATTERN,
+  description: `Your id for this order (1 to ${CLIENT_ORDER_ID_LENGTH_MAX} printable ASCII characters, no spaces); a retry with the same id is answered from the log and applies nothing`,
+});
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(ClientOrderId),
+});
+
+const Timestamp = Type.String({ format: 'date-time' });
+
+export const OrderAnswer = Type.Object({
+  order_id: Type.Integer({ description: 'Increasing; the order of the log' }),
+  status: Type.Union([Type.Literal('ACCEPTED'), Type.Literal('REJECTED')]),
+  reason: Type.Union([Type.Null(), ...ORDER_REASONS.map((r) => Type.Literal(r.code))], {
+    description: 'Why a REJECTED order concerns no one or suits no one; null when ACCEPTED',
+  }),
+  strategy: Type.String(),
+  instrument: Type.String(),
+  position: Type.Union([Type.Literal('BUY'), Type.Literal('SELL')]),
+  client_order_id: Type.Union([Type.String(), Type.Null()]),
+  received_at: Timestamp,
+  accepted: Type.Array(
+    Type.Object({
+      user: Type.String(),
+      buy_order_id: Type.Optional(Type.Integer({ description: 'SELL: the BUY whose position this closes' })),
+      opened_at: Type.Optional(Timestamp),
+    }),
+    { description: 'The users the order was applied for' },
+  ),
+  rejected: Type.Array(
+    Type.Object({ user: Type.String(), reason: Type.Union(USER_REASONS.map((r) => Type.Literal(r.code))) }),
+    { description: 'The users of the strategy the order was not valid for, with why' },
+  ),
+});
+
+export const SeedAnswer = Type.Composite([
+  Type.Object({ RESPONSE: Type.Union([Type.Literal('ACCEPTED'), Type.Literal('REJECTED')]) }),
+  OrderAnswer,
+]);
+
+export const ErrorBody = Type.Object({
+  error: Type.Union(Object.keys(HTTP_ERRORS).map((code) => Type.Literal(code))),
+  message: Type.String(),
+  field: Type.Optional(Type.String()),
+});
+
+export const BookFilters = {
+  user: Type.Optional(Name('only this user')),
+  strategy: Type.Optional(Name('only this strategy')),
+  instrument: Type.Optional(Name('only this instrument')),
+};
+
+export const Limit = Type.Integer({ minimum: 1, maximum: PAGE_LIMIT_MAX, default: PAGE_LIMIT_DEFAULT });
+export const After = Type.Integer({
+  minimum: 0,
+  default: 0,
+  description: 'Only entries after this id (paging)',
+});
+
+/** A response per status: the success schema plus the error body for every error this route can give. */
+export function responses(ok: TSchema, ...statuses: number[]): Record<number, TSchema> {
+  const result: Record<number, TSchema> = { 200: ok };
+  for (const status of [400, 503, ...statuses]) result[status] = ErrorBody;
+  return result;
+}

@@ -1,0 +1,51 @@
+// Renders an order's answer as JSON text once, from pieces prepared in advance (each user's name
+// is JSON-encoded once at load). The same text is stored in the order log and sent as the reply.
+
+import type { Order } from '../domain/order.js';
+import type { Decision, UserId } from '../domain/rules.js';
+
+export interface AnswerHead {
+  readonly orderId: number;
+  readonly order: Order;
+  readonly receivedAtMs: number;
+}
+
+export function renderAnswer(
+  head: AnswerHead,
+  decision: Decision,
+  nameJsonOf: (userId: UserId) => string,
+): string {
+  const { order } = head;
+  const parts: string[] = [
+    `{"order_id":${head.orderId},"status":"${decision.status}","reason":`,
+    decision.reason === null ? 'null' : `"${decision.reason}"`,
+    `,"strategy":${JSON.stringify(order.strategy)},"instrument":${JSON.stringify(order.instrument)}`,
+    `,"position":"${order.side}","client_order_id":`,
+    order.clientOrderId === null ? 'null' : JSON.stringify(order.clientOrderId),
+    `,"received_at":"${new Date(head.receivedAtMs).toISOString()}","accepted":[`,
+  ];
+  let first = true;
+  for (const fill of decision.fills) {
+    parts.push(first ? '{"user":' : ',{"user":', nameJsonOf(fill.userId));
+    if (fill.closes !== null) {
+      parts.push(
+        `,"buy_order_id":${fill.closes.orderId},"opened_at":"${new Date(fill.closes.openedAtMs).toISOString()}"`,
+      );
+    }
+    parts.push('}');
+    first = false;
+  }
+  parts.push('],"rejected":[');
+  first = true;
+  for (const denial of decision.denials) {
+    parts.push(first ? '{"user":' : ',{"user":', nameJsonOf(denial.userId), `,"reason":"${denial.reason}"}`);
+    first = false;
+  }
+  parts.push(']}');
+  return parts.join('');
+}
+
+/** The seed's wire format: the same answer with "RESPONSE" first, as the original client reads it. */
+export function withResponseField(json: string, status: string): string {
+  return `{"RESPONSE":"${status}",${json.slice(1)}`;
+}

@@ -1,0 +1,68 @@
+// The SQLite schema, versioned from day one. Each migration runs once, in order, in its own
+// transaction; PRAGMA user_version records how far a database has come. Append, never edit.
+
+import type Database from 'better-sqlite3';
+
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+  CREATE TABLE users (user_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+  CREATE TABLE subscriptions (
+    user_id INTEGER NOT NULL, strategy TEXT NOT NULL, instrument TEXT NOT NULL,
+    PRIMARY KEY (user_id, strategy, instrument)
+  ) WITHOUT ROWID;
+  CREATE TABLE orders (
+    order_id INTEGER PRIMARY KEY,
+    client_order_id TEXT UNIQUE,
+    strategy TEXT NOT NULL,
+    instrument TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('BUY', 'SELL')),
+    status TEXT NOT NULL CHECK (status IN ('ACCEPTED', 'REJECTED')),
+    reason TEXT,
+    received_at_ms INTEGER NOT NULL,
+    answer TEXT NOT NULL
+  );
+  CREATE INDEX orders_by_book ON orders (strategy, instrument, order_id);
+  CREATE TABLE decisions (
+    user_id INTEGER NOT NULL, order_id INTEGER NOT NULL, verdict INTEGER NOT NULL,
+    PRIMARY KEY (user_id, order_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE positions (
+    strategy TEXT NOT NULL, instrument TEXT NOT NULL, user_id INTEGER NOT NULL,
+    order_id INTEGER NOT NULL, opened_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (strategy, instrument, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX positions_by_user ON positions (user_id);
+  CREATE TABLE trades (
+    trade_id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL, strategy TEXT NOT NULL, instrument TEXT NOT NULL,
+    buy_order_id INTEGER NOT NULL, sell_order_id INTEGER NOT NULL,
+    opened_at_ms INTEGER NOT NULL, closed_at_ms INTEGER NOT NULL
+  );
+  CREATE INDEX trades_by_user ON trades (user_id, trade_id);
+  CREATE INDEX trades_by_book ON trades (strategy, instrument, trade_id);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export class SchemaError extends Error {
+  override readonly name = 'SchemaError';
+}
+
+/** Brings the database to SCHEMA_VERSION; refuses one written by a newer ordergate. */
+export function migrate(db: Database.Database, path: string): { from: number; to: number } {
+  const from = db.pragma('user_version', { simple: true }) as number;
+  if (from > SCHEMA_VERSION) {
+    throw new SchemaError(
+      `${path} has schema version ${from}, newer than this ordergate knows (${SCHEMA_VERSION}): upgrade ordergate; the database was left untouched`,
+    );
+  }
+  for (let version = from; version < SCHEMA_VERSION; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    }).immediate();
+  }
+  return { from, to: SCHEMA_VERSION };
+}

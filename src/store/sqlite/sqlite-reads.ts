@@ -1,0 +1,116 @@
+// The read side of the SQLite store: the order log, positions and trades, straight from the
+// database on the main thread's own connection (WAL lets it read while the writer commits).
+
+import type Database from 'better-sqlite3';
+import type { BookQuery, LoggedOrder, OrdersQuery, PositionRow, TradeRow, TradesQuery } from '../store.js';
+
+type Statement = Database.Statement<unknown[], unknown>;
+
+export class SqliteReads {
+  readonly #db: Database.Database;
+  readonly #cache = new Map<string, Statement>();
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  orders(query: OrdersQuery, userId: number | undefined): LoggedOrder[] {
+    if (query.user !== undefined && userId === undefined) return [];
+    const where = ['o.order_id > ?'];
+    const args: unknown[] = [query.after];
+    let from = 'orders o';
+    if (userId !== undefined) {
+      from = 'decisions d JOIN orders o ON o.order_id = d.order_id';
+      where[0] = 'd.user_id = ? AND d.order_id > ?';
+      args.unshift(userId);
+    }
+    filter(where, args, 'o.strategy', query.strategy);
+    filter(where, args, 'o.instrument', query.instrument);
+    filter(where, args, 'o.status', query.status);
+    const order = userId === undefined ? 'o.order_id' : 'd.order_id';
+    const sql = `SELECT o.order_id, o.answer FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ?`;
+    const rows = this.#statement(sql)
+      .raw()
+      .all(...args, query.limit) as [number, string][];
+    return rows.map(([orderId, json]) => ({ orderId, json }));
+  }
+
+  order(orderId: number): string | undefined {
+    return this.#statement('SELECT answer FROM orders WHERE order_id = ?').pluck().get(orderId) as
+      | string
+      | undefined;
+  }
+
+  positions(query: BookQuery, userId: number | undefined): PositionRow[] {
+    if (query.user !== undefined && userId === undefined) return [];
+    const where: string[] = [];
+    const args: unknown[] = [];
+    filter(where, args, 'p.user_id', userId);
+    filter(where, args, 'p.strategy', query.strategy);
+    filter(where, args, 'p.instrument', query.instrument);
+    const sql = `SELECT u.name, p.strategy, p.instrument, p.order_id, p.opened_at_ms FROM positions p
+      JOIN users u ON u.user_id = p.user_id ${whereClause(where)}
+      ORDER BY p.strategy, p.instrument, p.user_id LIMIT ?`;
+    const rows = this.#statement(sql)
+      .raw()
+      .all(...args, query.limit) as [string, string, string, number, number][];
+    return rows.map(([user, strategy, instrument, order_id, openedAtMs]) => ({
+      user,
+      strategy,
+      instrument,
+      order_id,
+      opened_at: new Date(openedAtMs).toISOString(),
+    }));
+  }
+
+  trades(query: TradesQuery, userId: number | undefined): TradeRow[] {
+    if (query.user !== undefined && userId === undefined) return [];
+    const where = ['t.trade_id > ?'];
+    const args: unknown[] = [query.after];
+    filter(where, args, 't.user_id', userId);
+    filter(where, args, 't.strategy', query.strategy);
+    filter(where, args, 't.instrument', query.instrument);
+    const sql = `SELECT t.trade_id, u.name, t.strategy, t.instrument, t.buy_order_id, t.sell_order_id,
+      t.opened_at_ms, t.closed_at_ms FROM trades t JOIN users u ON u.user_id = t.user_id
+      ${whereClause(where)} ORDER BY t.trade_id LIMIT ?`;
+    const rows = this.#statement(sql)
+      .raw()
+      .all(...args, query.limit) as [number, string, string, string, number, number, number, number][];
+    return rows.map(
+      ([trade_id, user, strategy, instrument, buy_order_id, sell_order_id, opened, closed]) => ({
+        trade_id,
+        user,
+        strategy,
+        instrument,
+        buy_order_id,
+        sell_order_id,
+        opened_at: new Date(opened).toISOString(),
+        closed_at: new Date(closed).toISOString(),
+      }),
+    );
+  }
+
+  openPositionsByUser(): Map<number, number> {
+    const sql = 'SELECT user_id, count(*) FROM positions GROUP BY user_id';
+    return new Map(this.#statement(sql).raw().all() as [number, number][]);
+  }
+
+  #statement(sql: string): Statement {
+    let statement = this.#cache.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#cache.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+function filter(where: string[], args: unknown[], column: string, value: unknown): void {
+  if (value === undefined) return;
+  where.push(`${column} = ?`);
+  args.push(value);
+}
+
+function whereClause(where: readonly string[]): string {
+  return where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
+}

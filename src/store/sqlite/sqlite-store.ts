@@ -1,0 +1,448 @@
+// The embedded store. It is the only process on its file, so it keeps the open book in memory and
+// decides there, in order; a writer thread commits what was decided, many orders to one fsync, and
+// each answer waits for the commit that holds it. A failed commit fails every order decided on top
+// of it (503) and the book is rebuilt from the database, never left ahead of the disk.
+
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { OpenBook } from '../../domain/book.js';
+import type { Order } from '../../domain/order.js';
+import {
+  indexSubscriptions,
+  type Profile,
+  type SubscriptionIndex,
+  type UserProfile,
+} from '../../domain/profile.js';
+import { userReasonToNumber } from '../../domain/reasons.js';
+import { type Decision, decide } from '../../domain/rules.js';
+import { renderAnswer } from '../answer.js';
+import {
+  type BookQuery,
+  type LoggedOrder,
+  type OrdersQuery,
+  type PlacedOrder,
+  type Readiness,
+  type Store,
+  StoreError,
+  type StrategySummary,
+  sameOrder,
+  type TradesQuery,
+  type UserDetail,
+  type UserSummary,
+} from '../store.js';
+import { openConnection } from './connection.js';
+import { migrate } from './migrations.js';
+import { loadUsers, syncProfile, type Users } from './profile-sync.js';
+import { SqliteReads } from './sqlite-reads.js';
+import type { FromWriter, OrderWrite, ToWriter } from './writer-protocol.js';
+
+/** Decided orders are posted to the writer in groups of at most this many, or at the next turn. */
+const POST_ORDERS_MAX = 8;
+const WRITER_RETRY_DELAY_MS = 1000;
+
+export interface SqliteStoreOptions {
+  readonly path: string;
+  readonly profile: Profile;
+  readonly logger: Logger;
+}
+
+interface Pending {
+  readonly write: OrderWrite;
+  readonly placed: PlacedOrder;
+  readonly resolve: (placed: PlacedOrder) => void;
+  readonly reject: (error: Error) => void;
+}
+
+type State = 'starting' | 'ready' | 'recovering' | 'closing' | 'closed';
+
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  mkdirSync(dirname(options.path), { recursive: true });
+  const db = openConnection(options.path);
+  try {
+    const schema = migrate(db, options.path);
+    if (schema.from !== schema.to) options.logger.info({ schema }, 'database schema migrated');
+    const profileChanged = syncProfile(db, options.profile);
+    if (profileChanged)
+      options.logger.info({ users: options.profile.length }, 'profile stored in the database');
+    const store = new SqliteStore(db, options);
+    await store.start();
+    return store;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly #db: Database.Database;
+  readonly #path: string;
+  readonly #logger: Logger;
+  readonly #profile: Profile;
+  readonly #profileByUser: Map<string, UserProfile>;
+  readonly #reads: SqliteReads;
+  readonly #book = new OpenBook();
+  #users: Users;
+  #subscriptions: SubscriptionIndex;
+  #worker: Worker | null = null;
+  #state: State = 'starting';
+  #stateDetail: string | undefined;
+  #nextOrderId = 1;
+  #nextBatch = 1;
+  #unposted: Pending[] = [];
+  readonly #inFlight = new Map<number, Pending[]>();
+  #flushScheduled = false;
+  /** Orders with a client_order_id that are decided but not yet committed, for retries that race them. */
+  readonly #uncommittedByClientId = new Map<string, { order: Order; promise: Promise<PlacedOrder> }>();
+  #drained: (() => void) | null = null;
+  #writerClosed: (() => void) | null = null;
+
+  constructor(db: Database.Database, options: SqliteStoreOptions) {
+    this.#db = db;
+    this.#path = options.path;
+    this.#logger = options.logger;
+    this.#profile = options.profile;
+    this.#profileByUser = new Map(options.profile.map((entry) => [entry.user, entry]));
+    this.#reads = new SqliteReads(db);
+    this.#users = loadUsers(db);
+    this.#subscriptions = indexSubscriptions(this.#profile, (user) => this.#users.idOf.get(user)!);
+  }
+
+  get openPositions(): number {
+    return this.#book.size;
+  }
+
+  async start(): Promise<void> {
+    this.#reloadBook();
+    await this.#spawnWriter();
+    this.#state = 'ready';
+  }
+
+  readiness(): Readiness {
+    return {
+      ready: this.#state === 'ready',
+      state: this.#state,
+      ...(this.#stateDetail && { detail: this.#stateDetail }),
+    };
+  }
+
+  place(order: Order, receivedAtMs: number): Promise<PlacedOrder> {
+    if (this.#state !== 'ready') return Promise.reject(this.#unavailable());
+    if (order.clientOrderId !== null) {
+      const earlier = this.#earlierAnswer(order, order.clientOrderId);
+      if (earlier !== undefined) return earlier;
+    }
+    const subscribers = this.#subscriptions.get(order.strategy);
+    const holders = this.#book.holdersOf(order.strategy, order.instrument);
+    const decision = decide(order.side, order.instrument, subscribers, holders);
+    const orderId = this.#nextOrderId++;
+    const json = renderAnswer({ orderId, order, receivedAtMs }, decision, (id) => this.#users.nameJson[id]!);
+    const write = toWrite(order, orderId, receivedAtMs, decision, json);
+    this.#book.apply(order.strategy, order.instrument, decision, orderId, receivedAtMs);
+    const placed: PlacedOrder = {
+      orderId,
+      status: decision.status,
+      reason: decision.reason,
+      json,
+      fills: decision.fills.length,
+      denials: decision.denials.length,
+      replayed: false,
+    };
+    const promise = new Promise<PlacedOrder>((resolve, reject) => {
+      this.#unposted.push({ write, placed, resolve, reject });
+    });
+    if (order.clientOrderId !== null)
+      this.#uncommittedByClientId.set(order.clientOrderId, { order, promise });
+    this.#schedulePost();
+    return promise;
+  }
+
+  /** A retry of an order placed before: its original answer, or a conflict if the order differs. */
+  #earlierAnswer(order: Order, clientOrderId: string): Promise<PlacedOrder> | undefined {
+    const uncommitted = this.#uncommittedByClientId.get(clientOrderId);
+    if (uncommitted !== undefined) {
+      if (!sameOrder(uncommitted.order, order)) return Promise.reject(conflict(clientOrderId));
+      return uncommitted.promise.then((placed) => ({ ...placed, replayed: true }));
+    }
+    const row = this.#db
+      .prepare(
+        'SELECT order_id, strategy, instrument, side, status, reason, answer FROM orders WHERE client_order_id = ?',
+      )
+      .get(clientOrderId) as
+      | {
+          order_id: number;
+          strategy: string;
+          instrument: string;
+          side: 'BUY' | 'SELL';
+          status: 'ACCEPTED' | 'REJECTED';
+          reason: string | null;
+          answer: string;
+        }
+      | undefined;
+    if (row === undefined) return undefined;
+    if (!sameOrder(row, order)) return Promise.reject(conflict(clientOrderId));
+    return Promise.resolve({
+      orderId: row.order_id,
+      status: row.status,
+      reason: row.reason,
+      json: row.answer,
+      fills: 0,
+      denials: 0,
+      replayed: true,
+    });
+  }
+
+  #schedulePost(): void {
+    if (this.#unposted.length >= POST_ORDERS_MAX) return this.#post();
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#post();
+    });
+  }
+
+  #post(): void {
+    if (this.#unposted.length === 0 || this.#worker === null) return;
+    const batch = this.#nextBatch++;
+    const entries = this.#unposted;
+    this.#unposted = [];
+    this.#inFlight.set(batch, entries);
+    this.#send({ type: 'batch', batch, orders: entries.map((entry) => entry.write) });
+  }
+
+  #send(message: ToWriter): void {
+    this.#worker?.postMessage(message);
+  }
+
+  #onWriterMessage(message: FromWriter): void {
+    switch (message.type) {
+      case 'committed':
+        for (const batch of message.batches) this.#settle(batch);
+        if (this.#inFlight.size === 0 && this.#unposted.length === 0) this.#drained?.();
+        return;
+      case 'failed':
+        if (message.batches.some((batch) => this.#inFlight.has(batch))) {
+          this.#fail(`the database could not commit (${message.code}: ${message.message})`);
+        }
+        return;
+      case 'reset-done':
+        this.#recovered();
+        return;
+      case 'reset-failed':
+        this.#stateDetail = `reopening the database failed: ${message.message}; retrying`;
+        setTimeout(() => this.#send({ type: 'reset' }), WRITER_RETRY_DELAY_MS).unref();
+        return;
+      case 'closed':
+        this.#writerClosed?.();
+        return;
+      case 'ready':
+        return;
+    }
+  }
+
+  #settle(batch: number): void {
+    const entries = this.#inFlight.get(batch);
+    if (entries === undefined) return;
+    this.#inFlight.delete(batch);
+    for (const entry of entries) {
+      const clientOrderId = entry.write.clientOrderId;
+      if (clientOrderId !== null) this.#uncommittedByClientId.delete(clientOrderId);
+      entry.resolve(entry.placed);
+    }
+  }
+
+  /** Fails every order not yet committed, then rebuilds the book from what the database holds. */
+  #fail(detail: string): void {
+    if (this.#state === 'closed') return;
+    this.#logger.error({ detail }, 'store fault: failing every uncommitted order and rebuilding the book');
+    this.#state = this.#state === 'closing' ? 'closing' : 'recovering';
+    this.#stateDetail = detail;
+    const error = new StoreError('STORE_UNAVAILABLE', `${detail}; the order was not applied, retry later`);
+    for (const entries of this.#inFlight.values()) for (const entry of entries) entry.reject(error);
+    for (const entry of this.#unposted) entry.reject(error);
+    this.#inFlight.clear();
+    this.#unposted = [];
+    this.#uncommittedByClientId.clear();
+    this.#drained?.();
+    if (this.#worker !== null) this.#send({ type: 'reset' });
+  }
+
+  #recovered(): void {
+    try {
+      this.#reloadBook();
+    } catch (error) {
+      this.#stateDetail = `reloading the book failed: ${(error as Error).message}; retrying`;
+      setTimeout(() => this.#send({ type: 'reset' }), WRITER_RETRY_DELAY_MS).unref();
+      return;
+    }
+    if (this.#state !== 'recovering') return;
+    this.#state = 'ready';
+    this.#stateDetail = undefined;
+    this.#logger.warn({ openPositions: this.#book.size, nextOrderId: this.#nextOrderId }, 'store recovered');
+  }
+
+  #reloadBook(): void {
+    this.#book.clear();
+    const rows = this.#db
+      .prepare('SELECT strategy, instrument, user_id, order_id, opened_at_ms FROM positions')
+      .raw()
+      .iterate() as Iterable<[string, string, number, number, number]>;
+    for (const [strategy, instrument, userId, orderId, openedAtMs] of rows) {
+      this.#book.open(strategy, instrument, userId, { orderId, openedAtMs });
+    }
+    const last = this.#db.prepare('SELECT max(order_id) FROM orders').pluck().get() as number | null;
+    this.#nextOrderId = (last ?? 0) + 1;
+  }
+
+  #spawnWriter(): Promise<void> {
+    const worker = new Worker(new URL('./writer-worker.js', import.meta.url), {
+      workerData: { path: this.#path },
+    });
+    return new Promise((resolve, reject) => {
+      worker.once('message', (message: FromWriter) => {
+        if (message.type !== 'ready')
+          return reject(new Error(`writer: unexpected first message ${message.type}`));
+        this.#worker = worker;
+        worker.on('message', (next: FromWriter) => this.#onWriterMessage(next));
+        resolve();
+      });
+      worker.on('error', (error) => {
+        if (this.#worker !== worker) return reject(error);
+        this.#logger.error({ err: error }, 'writer thread failed');
+      });
+      worker.on('exit', (code) => this.#onWriterExit(worker, code));
+    });
+  }
+
+  #onWriterExit(worker: Worker, code: number): void {
+    if (this.#worker !== worker) return;
+    this.#worker = null;
+    this.#writerClosed?.();
+    if (this.#state === 'closing' || this.#state === 'closed') return;
+    this.#fail(`the writer thread stopped (exit code ${code})`);
+    const respawn = (): void => {
+      this.#spawnWriter().then(
+        () => this.#recovered(),
+        () => setTimeout(respawn, WRITER_RETRY_DELAY_MS).unref(),
+      );
+    };
+    setTimeout(respawn, WRITER_RETRY_DELAY_MS).unref();
+  }
+
+  #unavailable(): StoreError {
+    const why =
+      this.#state === 'closing' || this.#state === 'closed'
+        ? 'the server is shutting down'
+        : this.#stateDetail;
+    return new StoreError('STORE_UNAVAILABLE', `the store is not accepting orders: ${why ?? this.#state}`);
+  }
+
+  async orders(query: OrdersQuery): Promise<readonly LoggedOrder[]> {
+    return this.#reads.orders(query, this.#userId(query.user));
+  }
+
+  async order(orderId: number): Promise<string | undefined> {
+    return this.#reads.order(orderId);
+  }
+
+  async positions(query: BookQuery) {
+    return this.#reads.positions(query, this.#userId(query.user));
+  }
+
+  async trades(query: TradesQuery) {
+    return this.#reads.trades(query, this.#userId(query.user));
+  }
+
+  async users(): Promise<readonly UserSummary[]> {
+    const open = this.#reads.openPositionsByUser();
+    return this.#profile.map((entry) => summarise(entry, open.get(this.#users.idOf.get(entry.user)!) ?? 0));
+  }
+
+  async user(name: string): Promise<UserDetail | undefined> {
+    const userId = this.#users.idOf.get(name);
+    if (userId === undefined) return undefined;
+    const positions = this.#reads.positions({ user: name, limit: Number.MAX_SAFE_INTEGER }, userId);
+    const entry = this.#profileByUser.get(name) ?? { user: name, subscriptions: [] };
+    return { ...summarise(entry, positions.length), positions };
+  }
+
+  async strategies(): Promise<readonly StrategySummary[]> {
+    const summaries: StrategySummary[] = [];
+    for (const [strategy, subscribers] of this.#subscriptions) {
+      const instruments: Record<string, number> = {};
+      for (const set of subscribers.values())
+        for (const instrument of set) instruments[instrument] = (instruments[instrument] ?? 0) + 1;
+      summaries.push({ strategy, subscribers: subscribers.size, instruments });
+    }
+    return summaries.sort((a, b) => (a.strategy < b.strategy ? -1 : 1));
+  }
+
+  #userId(user: string | undefined): number | undefined {
+    return user === undefined ? undefined : this.#users.idOf.get(user);
+  }
+
+  /** Stops taking orders, commits and answers what was decided, then closes the database. */
+  async close(): Promise<void> {
+    if (this.#state === 'closed' || this.#state === 'closing') return;
+    this.#state = 'closing';
+    this.#post();
+    if (this.#inFlight.size > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+    if (this.#worker !== null) {
+      const closed = new Promise<void>((resolve) => (this.#writerClosed = resolve));
+      this.#send({ type: 'close' });
+      await closed;
+    }
+    this.#state = 'closed';
+    this.#db.close();
+  }
+}
+
+function toWrite(
+  order: Order,
+  orderId: number,
+  receivedAtMs: number,
+  decision: Decision,
+  answer: string,
+): OrderWrite {
+  const opened: number[] = [];
+  const closed: number[] = [];
+  for (const fill of decision.fills) {
+    if (fill.closes === null) opened.push(fill.userId);
+    else closed.push(fill.userId, fill.closes.orderId, fill.closes.openedAtMs);
+  }
+  const denied: number[] = [];
+  for (const denial of decision.denials) denied.push(denial.userId, userReasonToNumber(denial.reason));
+  assert.ok(orderId > 0);
+  return {
+    orderId,
+    clientOrderId: order.clientOrderId,
+    strategy: order.strategy,
+    instrument: order.instrument,
+    side: order.side,
+    status: decision.status,
+    reason: decision.reason,
+    receivedAtMs,
+    answer,
+    opened,
+    closed,
+    denied,
+  };
+}
+
+function summarise(entry: UserProfile, openPositions: number): UserSummary {
+  const strategies: Record<string, readonly string[]> = {};
+  for (const { strategy, instruments } of entry.subscriptions) strategies[strategy] = instruments;
+  return { user: entry.user, strategies, open_positions: openPositions };
+}
+
+function conflict(clientOrderId: string): StoreError {
+  return new StoreError(
+    'IDEMPOTENCY_CONFLICT',
+    `client_order_id ${JSON.stringify(clientOrderId)} was already used for a different order (strategy, instrument or position differ)`,
+  );
+}

@@ -1,0 +1,43 @@
+// Messages between the store (main thread) and its writer thread. One writer, messages in order:
+// the book is updated in decision order, so the log commits in order_id order.
+
+/** One decided order, as the writer stores it. */
+export interface OrderWrite {
+  readonly orderId: number;
+  readonly clientOrderId: string | null;
+  readonly strategy: string;
+  readonly instrument: string;
+  readonly side: 'BUY' | 'SELL';
+  readonly status: 'ACCEPTED' | 'REJECTED';
+  readonly reason: string | null;
+  readonly receivedAtMs: number;
+  readonly answer: string;
+  /** BUY: the users whose positions this order opens. */
+  readonly opened: readonly number[];
+  /** SELL: flattened triples [userId, buyOrderId, openedAtMs, …] of the positions it closes. */
+  readonly closed: readonly number[];
+  /** Flattened pairs [userId, reasonNumber, …] of the users it was denied for. */
+  readonly denied: readonly number[];
+}
+
+export type ToWriter =
+  | { readonly type: 'batch'; readonly batch: number; readonly orders: readonly OrderWrite[] }
+  | { readonly type: 'reset' }
+  | { readonly type: 'close' };
+
+export type FromWriter =
+  | { readonly type: 'ready' }
+  | { readonly type: 'committed'; readonly batches: readonly number[] }
+  | {
+      readonly type: 'failed';
+      readonly batches: readonly number[];
+      readonly code: string;
+      readonly message: string;
+    }
+  | { readonly type: 'reset-done' }
+  | { readonly type: 'reset-failed'; readonly message: string }
+  | { readonly type: 'closed' };
+
+export interface WriterData {
+  readonly path: string;
+}

@@ -1,0 +1,155 @@
+// The writer thread. better-sqlite3 is synchronous, so an fsync on the event loop would stall every
+// connection; here it stalls only this thread while the main thread goes on parsing and deciding.
+// Everything queued while a commit runs goes into the next transaction: one transaction, one fsync.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
+import { openConnection } from './connection.js';
+import type { FromWriter, OrderWrite, ToWriter, WriterData } from './writer-protocol.js';
+
+const CHECKPOINT_EVERY_COMMITS = 200;
+
+const port = parentPort!;
+const { path } = workerData as WriterData;
+
+let db = openConnection(path);
+let statements = prepare(db);
+let queue: { batch: number; orders: readonly OrderWrite[] }[] = [];
+let flushScheduled = false;
+/** After a failed commit, every batch is refused until the main thread has rebuilt its book. */
+let failure: { code: string; message: string } | null = null;
+let commitsSinceCheckpoint = 0;
+
+function prepare(connection: Database.Database) {
+  connection.pragma('wal_autocheckpoint = 0');
+  return {
+    order: connection.prepare(
+      `INSERT INTO orders (order_id, client_order_id, strategy, instrument, side, status, reason, received_at_ms, answer)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    decision: connection.prepare('INSERT INTO decisions (user_id, order_id, verdict) VALUES (?, ?, ?)'),
+    open: connection.prepare(
+      'INSERT INTO positions (strategy, instrument, user_id, order_id, opened_at_ms) VALUES (?, ?, ?, ?, ?)',
+    ),
+    close: connection.prepare('DELETE FROM positions WHERE strategy = ? AND instrument = ? AND user_id = ?'),
+    trade: connection.prepare(
+      `INSERT INTO trades (user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    commitAll: connection.transaction((orders: readonly OrderWrite[]) => {
+      for (const order of orders) writeOrder(order);
+    }),
+  };
+}
+
+function writeOrder(o: OrderWrite): void {
+  const s = statements;
+  s.order.run(
+    o.orderId,
+    o.clientOrderId,
+    o.strategy,
+    o.instrument,
+    o.side,
+    o.status,
+    o.reason,
+    o.receivedAtMs,
+    o.answer,
+  );
+  for (const userId of o.opened) {
+    s.decision.run(userId, o.orderId, 0);
+    s.open.run(o.strategy, o.instrument, userId, o.orderId, o.receivedAtMs);
+  }
+  for (let i = 0; i < o.closed.length; i += 3) {
+    const userId = o.closed[i]!;
+    s.decision.run(userId, o.orderId, 0);
+    const removed = s.close.run(o.strategy, o.instrument, userId).changes;
+    if (removed !== 1)
+      throw new Error(`book and database disagree: no open position to close for user ${userId}`);
+    s.trade.run(
+      userId,
+      o.strategy,
+      o.instrument,
+      o.closed[i + 1],
+      o.orderId,
+      o.closed[i + 2],
+      o.receivedAtMs,
+    );
+  }
+  for (let i = 0; i < o.denied.length; i += 2) s.decision.run(o.denied[i], o.orderId, o.denied[i + 1]);
+}
+
+function flush(): void {
+  flushScheduled = false;
+  const taken = queue;
+  queue = [];
+  if (taken.length === 0) return;
+  const batches = taken.map((entry) => entry.batch);
+  if (failure !== null) return post({ type: 'failed', batches, ...failure });
+  try {
+    statements.commitAll(taken.flatMap((entry) => entry.orders));
+  } catch (error) {
+    failure = describe(error);
+    return post({ type: 'failed', batches, ...failure });
+  }
+  post({ type: 'committed', batches });
+  // After the answer is on its way: keep checkpoints off the answer path.
+  if (++commitsSinceCheckpoint >= CHECKPOINT_EVERY_COMMITS) checkpoint();
+}
+
+function checkpoint(): void {
+  commitsSinceCheckpoint = 0;
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch {
+    // A failed checkpoint loses nothing: the WAL still holds every commit; the next one retries.
+  }
+}
+
+function reset(): void {
+  queue = [];
+  try {
+    db.close();
+  } catch {
+    // The handle may be unusable after an I/O error; a fresh connection replaces it either way.
+  }
+  try {
+    db = openConnection(path);
+    statements = prepare(db);
+    failure = null;
+    post({ type: 'reset-done' });
+  } catch (error) {
+    post({ type: 'reset-failed', message: describe(error).message });
+  }
+}
+
+function describe(error: unknown): { code: string; message: string } {
+  const code = (error as { code?: unknown }).code;
+  return {
+    code: typeof code === 'string' ? code : 'ERROR',
+    message: (error as Error).message ?? String(error),
+  };
+}
+
+function post(message: FromWriter): void {
+  port.postMessage(message);
+}
+
+port.on('message', (message: ToWriter) => {
+  if (message.type === 'batch') {
+    queue.push({ batch: message.batch, orders: message.orders });
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
+  } else if (message.type === 'reset') {
+    reset();
+  } else {
+    flush();
+    checkpoint();
+    db.close();
+    post({ type: 'closed' });
+    port.close();
+  }
+});
+
+post({ type: 'ready' });

@@ -1,0 +1,175 @@
+// Starts a real ordergate server process (the compiled CLI) on a free port, with its own temporary
+// folder for the database, the profile and the logs, and cleans everything up when the test ends.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const CLI = join(ROOT, 'dist/src/cli/main.js');
+
+/** The seed README's two users. */
+export const SEED_PROFILE = {
+  'Holland Proctor': { STRATEGY_A: ['BIRLASOFT', 'GRASIM', 'EICHER'], STRATEGY_B: ['MINDA'] },
+  'Oaklee Wagner': { STRATEGY_D: ['ACC'] },
+};
+
+const START_TIMEOUT_MS = 30_000;
+
+export interface ServerOptions {
+  readonly profile?: object;
+  readonly env?: Record<string, string>;
+  /** Reuse a folder (and so its database) from an earlier server. */
+  readonly dir?: string;
+}
+
+export interface Server {
+  readonly dir: string;
+  readonly dbPath: string;
+  readonly logDir: string;
+  readonly url: string;
+  readonly pid: number;
+  output(): string;
+  /** kill -9, and wait until the process is gone. */
+  kill(): Promise<void>;
+  /** Sends a signal and waits for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Starts a new process on the same folder and database. */
+  restart(): Promise<void>;
+}
+
+export async function startServer(t: TestContext, options: ServerOptions = {}): Promise<Server> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'ordergate-test-'));
+  const profilePath = join(dir, 'profile.json');
+  if (options.profile !== undefined || options.dir === undefined) {
+    writeFileSync(profilePath, JSON.stringify(options.profile ?? SEED_PROFILE));
+  }
+  const env = {
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: `sqlite:${join(dir, 'ordergate.db')}`,
+    PROFILE_PATH: profilePath,
+    LOG_DIR: join(dir, 'logs'),
+    ...options.env,
+  };
+  let child: ChildProcess;
+  let url = '';
+  let output = '';
+  const launch = async () => {
+    output = '';
+    child = spawn(process.execPath, [CLI, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    url = await waitForListening(child, (text) => {
+      output += text;
+    });
+  };
+  const exited = () =>
+    new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+      child.once('exit', (code) => resolve(code));
+    });
+  await launch();
+  const server: Server = {
+    dir,
+    dbPath: join(dir, 'ordergate.db'),
+    logDir: join(dir, 'logs'),
+    get url() {
+      return url;
+    },
+    get pid() {
+      return child.pid!;
+    },
+    output: () => output,
+    async kill() {
+      const done = exited();
+      child.kill('SIGKILL');
+      await done;
+    },
+    async stop(signal = 'SIGTERM') {
+      const done = exited();
+      child.kill(signal);
+      return done;
+    },
+    restart: launch,
+  };
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) await server.kill();
+    if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
+  });
+  return server;
+}
+
+function waitForListening(child: ChildProcess, collect: (text: string) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start within ${START_TIMEOUT_MS} ms:\n${seen}`));
+    }, START_TIMEOUT_MS);
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString();
+      seen += text;
+      collect(text);
+      const match = /listening on http:\/\/[^:\s]+:(\d+)/.exec(seen);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolve(`http://127.0.0.1:${match[1]}`);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code ?? signal}) before listening:\n${seen}`));
+    });
+  });
+}
+
+/** Runs a command of the compiled CLI to completion. */
+export function runCli(
+  args: readonly string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 60_000,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as Record<string, any>,
+  };
+}
+
+export async function get(url: string) {
+  const response = await fetch(url);
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+export function seedOrder(strategy: string, instrument: string, position: string) {
+  return { STRATEGY: strategy, INSTRUMENT: instrument, POSITION: position };
+}
