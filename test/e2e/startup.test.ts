@@ -1,0 +1,113 @@
+// Start-up as a user meets it: bad configuration and bad profiles stop the server with one clear
+// line and exit code 2, nothing started; a missing profile is generated and said so.
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test, { type TestContext } from 'node:test';
+import { get, runCli, startServer } from '../helpers/server.js';
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ordergate-startup-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function envFor(dir: string, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`,
+    PROFILE_PATH: join(dir, 'profile.json'),
+    LOG_DIR: join(dir, 'logs'),
+    ...overrides,
+  };
+}
+
+const badSettings: [string, Record<string, string>, RegExp][] = [
+  ['PORT is not a number', { PORT: 'eighty' }, /PORT must be an integer/],
+  ['PORT is out of range', { PORT: '70000' }, /PORT must be an integer/],
+  [
+    'DATABASE_URL has an unknown scheme',
+    { DATABASE_URL: 'mysql://x' },
+    /DATABASE_URL must start with sqlite:/,
+  ],
+  ['DATABASE_URL names no file', { DATABASE_URL: 'sqlite:' }, /needs a file path/],
+  ['HOST is empty', { HOST: ' ' }, /HOST must not be empty/],
+];
+
+for (const [what, overrides, expected] of badSettings) {
+  test(`serve refuses to start when ${what}: one line, exit code 2`, async (t) => {
+    const dir = tempDir(t);
+    const result = await runCli(['serve'], { env: envFor(dir, overrides) });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, expected);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    assert.equal(existsSync(join(dir, 'db.sqlite')), false, 'nothing was created');
+  });
+}
+
+test('serve refuses an unknown flag with exit code 2, and a flag wins over the environment', async (t) => {
+  const dir = tempDir(t);
+  const unknown = await runCli(['serve', '--prot', '1'], { env: envFor(dir) });
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /--prot/);
+  const flagWins = await runCli(['serve', '--port', 'x'], { env: envFor(dir, { PORT: '0' }) });
+  assert.equal(flagWins.code, 2);
+  assert.match(flagWins.stderr, /"x"/);
+});
+
+const badProfiles: [string, string, RegExp][] = [
+  ['is not JSON', '{"Ann": ', /not valid JSON/],
+  ['is a list', '["Ann"]', /must be a JSON object of users/],
+  ['has no users', '{}', /has no users/],
+  ['gives a user no strategy', '{"Ann": {}}', /user "Ann": trades no strategy/],
+  [
+    'has an empty instrument list',
+    '{"Ann": {"S1": []}}',
+    /user "Ann", strategy "S1": the instrument list is empty/,
+  ],
+  [
+    'has a non-string instrument',
+    '{"Ann": {"S1": ["ACC", 7]}}',
+    /user "Ann", strategy "S1": instrument 7 is not a string/,
+  ],
+  ['has a strategy that is not a list', '{"Ann": {"S1": "ACC"}}', /must be a list of instrument names/],
+  ['has a user name with a newline', '{"Ann\\nX": {"S1": ["ACC"]}}', /user "Ann\\nX": the name must be/],
+];
+
+for (const [what, text, expected] of badProfiles) {
+  test(`serve refuses a profile that ${what}, naming the file, the user and the problem`, async (t) => {
+    const dir = tempDir(t);
+    writeFileSync(join(dir, 'profile.json'), text);
+    const result = await runCli(['serve'], { env: envFor(dir) });
+    assert.equal(result.code, 2, result.stdout + result.stderr);
+    const output = result.stdout + result.stderr;
+    assert.match(output, expected);
+    assert.ok(output.includes(join(dir, 'profile.json')), 'the message names the file');
+    assert.equal(
+      existsSync(join(dir, 'db.sqlite')),
+      false,
+      'nothing was stored: never a half-loaded profile',
+    );
+  });
+}
+
+test('a missing profile is generated with the seed defaults and the server says so', async (t) => {
+  const dir = tempDir(t);
+  const server = await startServer(t, { dir, env: { PROFILE_PATH: join(dir, 'generated.json') } });
+  assert.match(server.output(), /no profile at .*generated\.json: generated one/);
+  const profile = JSON.parse(readFileSync(join(dir, 'generated.json'), 'utf8'));
+  assert.equal(Object.keys(profile).length, 3);
+  const users = await get(`${server.url}/users`);
+  assert.deepEqual(users.body.users.map((u: any) => u.user).sort(), Object.keys(profile).sort());
+});
+
+test('--help answers on every command', async () => {
+  for (const args of [['--help'], ['serve', '--help'], ['generate', '--help'], ['produce', '--help']]) {
+    const result = await runCli(args);
+    assert.equal(result.code, 0, args.join(' '));
+    assert.match(result.stdout, /Usage: ordergate/, args.join(' '));
+  }
+});
