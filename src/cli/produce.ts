@@ -14,7 +14,7 @@ Ctrl-C stops sending and prints the summary. The seed is printed so that a run c
   --url URL          the server (default http://127.0.0.1:8080)
   --count N          how many orders, 1 to 10000000 (default 300)
   --interval MS      milliseconds to wait between orders, 0 to 3600000 (default 1000)
-  --seed S           an integer seed (default: a random one)
+  --seed S           an integer seed (default: a random one; a negative one as --seed=-5)
   --universe PATH    names to draw from (default Jsons/raw_details.json)
   -h, --help         print this help`;
 
@@ -249,8 +249,8 @@ function renderOrderLine(index: number, total: number, order: Order, outcome: Ou
   parts.push(
     applied.length === 0 ? 'applied to none' : `applied to ${applied.length}: ${listNames(applied)}`,
   );
-  const denied = (answer.rejected ?? []).map((entry) => `${String(entry.user)} (${String(entry.reason)})`);
-  if (denied.length > 0) parts.push(`denied ${denied.length}: ${listNames(denied)}`);
+  const denied = answer.rejected ?? [];
+  if (denied.length > 0) parts.push(`denied ${denied.length}: ${countReasons(denied)}`);
   if (typeof answer.reason === 'string') parts.push(`reason ${answer.reason}`);
   return parts.join('; ');
 }
@@ -258,6 +258,13 @@ function renderOrderLine(index: number, total: number, order: Order, outcome: Ou
 function listNames(names: readonly string[]): string {
   const shown = names.slice(0, USERS_SHOWN_MAX).join(', ');
   return names.length > USERS_SHOWN_MAX ? `${shown}, … ${names.length - USERS_SHOWN_MAX} more` : shown;
+}
+
+/** Denials usually share one reason per order; counting them keeps the line short. */
+function countReasons(denied: ReadonlyArray<{ reason?: unknown }>): string {
+  const counts = new Map<string, number>();
+  for (const entry of denied) counts.set(String(entry.reason), (counts.get(String(entry.reason)) ?? 0) + 1);
+  return [...counts].map(([reason, times]) => `${reason} ×${times}`).join(', ');
 }
 
 function renderSummary(tally: Tally, total: number, interrupted: boolean): string {

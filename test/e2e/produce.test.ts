@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { renderProfile } from '../../src/cli/generate.js';
+import { parseUniverse } from '../../src/domain/universe.js';
+import { startServer } from '../helpers/server.js';
+
+// Compiled to dist/test/e2e/: the repository root is three directories up from this file.
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const CLI = join(REPO_ROOT, 'dist/src/cli/main.js');
+const UNIVERSE_PATH = join(REPO_ROOT, 'Jsons/raw_details.json');
+
+interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts the compiled CLI as a real process from the repository root, as a user would. */
+function startCli(args: string[]): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT });
+  const done = new Promise<CliResult>((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+function runCli(args: string[]): Promise<CliResult> {
+  return startCli(args).done;
+}
+
+/** A port that nobody listens on: the system hands one out, and it is closed again at once. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+  assert.ok(address !== null && typeof address === 'object');
+  return address.port;
+}
+
+/** Many users over every strategy, so that 20 random orders find subscribers and some are accepted. */
+function generatedProfile(): object {
+  const universe = parseUniverse(readFileSync(UNIVERSE_PATH, 'utf8'), UNIVERSE_PATH);
+  return JSON.parse(renderProfile(universe, { users: 40, seed: 3 }));
+}
+
+function parseSummary(stdout: string): { sent: number; accepted: number; rejected: number; errors: number } {
+  const match = /^summary: sent (\d+), accepted (\d+), rejected (\d+), errors (\d+), latency p50 /m.exec(
+    stdout,
+  );
+  assert.ok(match, `no summary line in:\n${stdout}`);
+  const [sent, accepted, rejected, errors] = match.slice(1).map(Number) as [number, number, number, number];
+  return { sent, accepted, rejected, errors };
+}
+
+function acceptedOrderIdsPrinted(stdout: string): string[] {
+  return [...stdout.matchAll(/→ ACCEPTED order_id=(\S+?);/g)].map((match) => match[1]!).sort();
+}
+
+async function acceptedOrderIdsLogged(url: string): Promise<string[]> {
+  const response = await fetch(`${url}/orders?limit=1000`);
+  assert.equal(response.status, 200);
+  const body = (await response.json()) as { orders: Array<{ order_id: unknown; status: string }> };
+  return body.orders
+    .filter((order) => order.status === 'ACCEPTED')
+    .map((order) => String(order.order_id))
+    .sort();
+}
+
+test('produce sends every order, and the orders it prints ACCEPTED are those the server logged', async (t) => {
+  const server = await startServer(t, { profile: generatedProfile() });
+  const result = await runCli([
+    'produce',
+    '--url',
+    server.url,
+    '--count',
+    '20',
+    '--interval',
+    '0',
+    '--seed',
+    '7',
+  ]);
+  t.diagnostic(result.stdout);
+
+  assert.equal(result.status, 0, result.stderr);
+  const summary = parseSummary(result.stdout);
+  assert.equal(summary.sent, 20);
+  assert.equal(summary.accepted + summary.rejected, 20);
+  assert.equal(summary.errors, 0);
+  const printed = acceptedOrderIdsPrinted(result.stdout);
+  assert.equal(printed.length, summary.accepted);
+  assert.deepEqual(printed, await acceptedOrderIdsLogged(server.url));
+});
+
+test('produce against a port nobody listens on exits 1 with one line on stderr and no stack trace', async () => {
+  const port = await closedPort();
+  const result = await runCli([
+    'produce',
+    '--url',
+    `http://127.0.0.1:${port}`,
+    '--count',
+    '3',
+    '--interval',
+    '0',
+  ]);
+
+  assert.equal(result.status, 1);
+  const lines = result.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, result.stderr);
+  assert.match(lines[0]!, new RegExp(`^cannot reach http://127\\.0\\.0\\.1:${port}: connection refused`));
+  assert.doesNotMatch(result.stderr, /\n\s+at |Error:/);
+});
+
+test('Ctrl-C stops produce between orders, prints the summary and exits 130', async (t) => {
+  const server = await startServer(t);
+  const { child, done } = startCli(['produce', '--url', server.url, '--count', '5', '--interval', '60000']);
+  child.stdout?.on('data', (text: string) => {
+    if (text.includes('[1/5]')) child.kill('SIGINT');
+  });
+  const result = await done;
+
+  assert.equal(result.status, 130, result.stderr);
+  assert.match(result.stdout, /^summary \(interrupted after 1 of 5\): sent 1, /m);
+});
+
+test('produce with a bad flag exits 2 with one line on stderr; --help exits 0', async () => {
+  for (const flags of [['--count', '0'], ['--interval', '-1'], ['--url', 'ftp://example.com'], ['--nope']]) {
+    const result = await runCli(['produce', ...flags]);
+    assert.equal(result.status, 2, `${flags.join(' ')}: ${result.stderr}`);
+    assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+  }
+  const help = await runCli(['produce', '--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /^Usage: ordergate produce/);
+});
