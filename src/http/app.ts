@@ -37,8 +37,12 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     logger: false,
   });
   useStrictValidation(app);
+  // Orders are JSON; a text body is refused with 415 rather than parsed into a string.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const body = toErrorBody(error);
+    const body = request.is404
+      ? notFound(request.method, request.url)
+      : toErrorBody(error, { noBody: request.body === undefined });
     const status = HTTP_ERRORS[body.error].status;
     if (status >= 500)
       services.logger.error({ err: error, method: request.method, url: request.url }, body.message);
@@ -111,10 +115,18 @@ const FASTIFY_CODES: Record<string, HttpErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
-function toErrorBody(error: FastifyError): ErrorBody {
+/** Fastify parses the body of a request to no route before it finds there is none: the route is the news. */
+function notFound(method: string, url: string): ErrorBody {
+  return { error: 'NOT_FOUND', message: `no route ${method} ${url.split('?')[0]}; GET /docs lists the API` };
+}
+
+function toErrorBody(error: FastifyError, request: { noBody: boolean }): ErrorBody {
   if (error instanceof HttpError)
     return withField({ error: error.code, message: error.message }, error.field);
   if (error instanceof StoreError) return { error: error.code, message: error.message };
+  if (error.validation !== undefined && error.validationContext === 'body' && request.noBody) {
+    return { error: 'EMPTY_BODY', message: 'the request needs a JSON body and had none' };
+  }
   if (error.validation !== undefined) {
     const { message, field } = describeValidation(error.validation, error.validationContext ?? 'request');
     return withField({ error: 'INVALID_REQUEST', message }, field);
