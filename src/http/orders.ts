@@ -44,7 +44,13 @@ const OrdersQuery = Type.Object(
     after: After,
     limit: Limit,
     ...BookFilters,
-    status: Type.Optional(Type.Union([Type.Literal('ACCEPTED'), Type.Literal('REJECTED')])),
+    status: Type.Optional(
+      Type.Unsafe<'ACCEPTED' | 'REJECTED'>({
+        type: 'string',
+        enum: ['ACCEPTED', 'REJECTED'],
+        description: 'only orders with this status',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -56,7 +62,7 @@ const OrdersPage = Type.Object({
   }),
 });
 
-const OrderParams = Type.Object({ order_id: Type.Integer({ minimum: 1 }) });
+const OrderParams = Type.Object({ order_id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
 
 const placeErrors = [409, 413, 415];
 

@@ -77,6 +77,7 @@ export const BookFilters = {
 export const Limit = Type.Integer({ minimum: 1, maximum: PAGE_LIMIT_MAX, default: PAGE_LIMIT_DEFAULT });
 export const After = Type.Integer({
   minimum: 0,
+  maximum: Number.MAX_SAFE_INTEGER,
   default: 0,
   description: 'Only entries after this id (paging)',
 });

@@ -34,6 +34,10 @@ export function describeValidation(
       const rule = PATTERN_RULES[path] ?? NAME_RULE;
       return { message: `${at(path)} must be ${rule}`, field: path };
     }
+    case 'enum': {
+      const allowed = (params.allowedValues as unknown[]).join(', ');
+      return { message: `${at(path)} must be one of ${allowed}`, field: path };
+    }
     case 'type':
       if (path === '')
         return { message: `${context} must be a JSON ${String(params.type)}`, field: undefined };

@@ -196,7 +196,9 @@ async function checkAfterRestart(
   acknowledged: ReadonlyMap<string, LoggedOrder>,
 ): Promise<void> {
   const log = await readLog(server);
-  t.diagnostic(`the log holds ${log.length} orders; ${acknowledged.size} were acknowledged`);
+  t.diagnostic(
+    `after the restart the log holds ${log.length} orders; ${acknowledged.size} were acknowledged`,
+  );
 
   // (c) strictly increasing order_ids (checked while paging), so no duplicates; one order per client_order_id.
   assert.equal(new Set(log.map((entry) => entry.order_id)).size, log.length);
@@ -248,6 +250,8 @@ async function checkAfterRestart(
     );
     assert.deepEqual(byUser(entry.rejected), byUser(expected.rejected), `${where}: rejected users`);
   }
+  const accepted = log.filter((entry) => entry.status === 'ACCEPTED').length;
+  t.diagnostic(`replayed ${log.length} orders (${accepted} accepted) to ${open.size} open positions`);
   const { positions } = await getJson<{ positions: Position[] }>(`${server.url}/positions?limit=1000`);
   assert.ok(positions.length < 1000, 'the positions fit in one page');
   const served = new Map(positions.map((p) => [key(p.user, p.strategy, p.instrument), p.order_id]));
@@ -292,7 +296,7 @@ test('kill -9 while 8 clients send orders, twice: after each restart every ackno
       async (t) => {
         const orders = randomOrders(random, cycle);
         const { acks, failures } = await sendUntilKilled(server, orders, acknowledged);
-        t.diagnostic(`${acks} of ${orders.length} acknowledged before the kill; ${failures} clients cut off`);
+        t.diagnostic(`${acks} of ${orders.length} acknowledged; ${failures} clients cut off by the kill`);
         assert.ok(acks < orders.length, 'the kill came while orders were still being sent');
         await server.restart();
         await checkAfterRestart(t, server, acknowledged);
