@@ -81,7 +81,7 @@ export function loadConfig(
   const host = read(SETTINGS.host);
   if (host.trim() === '') problems.push('HOST must not be empty');
   const databaseUrl = read(SETTINGS.databaseUrl);
-  const database = parseDatabaseUrl(databaseUrl, problems);
+  const database = databaseOf(databaseUrl, problems);
   const profilePath = read(SETTINGS.profilePath);
   if (profilePath.trim() === '') problems.push('PROFILE_PATH must not be empty');
   const logDir = read(SETTINGS.logDir);
@@ -98,7 +98,21 @@ export function loadConfig(
   };
 }
 
-function parseDatabaseUrl(url: string, problems: string[]): Config['database'] | undefined {
+/** The database a DATABASE_URL names, for the commands that need only that (check, backup). */
+export function parseDatabaseUrl(url: string): Config['database'] {
+  const problems: string[] = [];
+  const database = databaseOf(url, problems);
+  if (database === undefined || problems.length > 0) throw new ConfigError(problems.join('; '));
+  return database;
+}
+
+/** DATABASE_URL from a --database-url flag, else the environment, else the default. */
+export function databaseUrlFrom(flag: string | boolean | undefined, env: NodeJS.ProcessEnv): string {
+  if (typeof flag === 'string') return flag;
+  return env[SETTINGS.databaseUrl.env] ?? SETTINGS.databaseUrl.fallback;
+}
+
+function databaseOf(url: string, problems: string[]): Config['database'] | undefined {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (path === '') problems.push('DATABASE_URL sqlite: needs a file path, e.g. sqlite:./data/ordergate.db');

@@ -1,17 +1,30 @@
 #!/usr/bin/env node
-// The one CLI: ordergate serve | generate | produce. Each command parses its own flags.
+// The one CLI: ordergate serve | generate | produce | check | backup. Each command parses its own
+// flags, and is loaded only when called: generate and produce need neither Fastify nor SQLite.
 
-import { runGenerate } from './generate.js';
-import { runProduce } from './produce.js';
-import { runServe } from './serve.js';
+type Run = (argv: string[]) => Promise<number>;
 
-const COMMANDS: Record<string, { run: (argv: string[]) => Promise<number>; summary: string }> = {
-  serve: { run: runServe, summary: 'start the HTTP API (npm start)' },
+const COMMANDS: Record<string, { load: () => Promise<Run>; summary: string }> = {
+  serve: {
+    load: async () => (await import('./serve.js')).runServe,
+    summary: 'start the HTTP API (npm start)',
+  },
   generate: {
-    run: runGenerate,
+    load: async () => (await import('./generate.js')).runGenerate,
     summary: 'write a random user profile in the seed format (npm run generate)',
   },
-  produce: { run: runProduce, summary: 'send random orders to a running server (npm run produce)' },
+  produce: {
+    load: async () => (await import('./produce.js')).runProduce,
+    summary: 'send random orders to a running server (npm run produce)',
+  },
+  check: {
+    load: async () => (await import('./check.js')).runCheck,
+    summary: 'verify a database: integrity and the replay of the whole order log',
+  },
+  backup: {
+    load: async () => (await import('./backup.js')).runBackup,
+    summary: 'write a consistent copy of the database while the server runs',
+  },
 };
 
 const HELP = `Usage: ordergate <command> [options]
@@ -34,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`ordergate: unknown command ${JSON.stringify(name)}; try ordergate --help`);
     return 2;
   }
-  return command.run(rest);
+  return (await command.load())(rest);
 }
 
 process.exitCode = await main(process.argv.slice(2));

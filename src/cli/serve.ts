@@ -13,6 +13,9 @@ import { SchemaError } from '../store/sqlite/migrations.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import { writeProfile } from './generate.js';
 
+/** How long in-flight requests get to finish after SIGTERM before their connections are cut. */
+const SHUTDOWN_GRACE_MS = 5000;
+
 /** The seed's generator made profiles of 3 users. */
 const GENERATED_USERS = 3;
 
@@ -56,6 +59,7 @@ export async function runServe(argv: string[]): Promise<number> {
 
 async function serve(config: Config, logs: Logs): Promise<number> {
   const { logger } = logs;
+  const signal = nextSignal();
   let profile: Profile;
   try {
     profile = await loadProfile(config, logs);
@@ -68,13 +72,18 @@ async function serve(config: Config, logs: Logs): Promise<number> {
   try {
     store = await openSqliteStore({ path: config.database.path, profile, logger });
   } catch (error) {
-    const why =
-      error instanceof SchemaError ? error.message : `${config.database.path}: ${(error as Error).message}`;
-    logger.error(`cannot open the database: ${why}`);
+    logger.error(`cannot open the database: ${describeOpenFailure(config.database.path, error)}`);
     return 1;
   }
   const version = readVersion();
-  const app = await buildApp({ gate: createGate(store, logs.orderLog), store, logger, version });
+  let draining = false;
+  const app = await buildApp({
+    gate: createGate(store, logs.orderLog),
+    store,
+    logger,
+    version,
+    draining: () => draining,
+  });
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
@@ -95,12 +104,16 @@ async function serve(config: Config, logs: Logs): Promise<number> {
     },
     `ordergate listening on http://${config.host}:${port} (API docs at /docs)`,
   );
-  return await untilSignal(async (signal) => {
-    logger.info({ signal }, 'shutting down: finishing the orders in flight');
-    await app.close();
-    await store.close();
-    logger.info('stopped cleanly');
-  });
+  const received = await signal;
+  draining = true;
+  logger.info({ signal: received }, 'shutting down: finishing the orders in flight');
+  // A client that holds its connection open must not hold the shutdown: cut it after the grace.
+  const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+  await app.close();
+  clearTimeout(force);
+  await store.close();
+  logger.info('stopped cleanly');
+  return 0;
 }
 
 async function loadProfile(config: Config, logs: Logs): Promise<Profile> {
@@ -122,23 +135,28 @@ async function loadProfile(config: Config, logs: Logs): Promise<Profile> {
   return parseProfile(text, config.profilePath);
 }
 
-function untilSignal(shutdown: (signal: string) => Promise<void>): Promise<number> {
+/**
+ * Installed before anything starts: a signal that arrives while the server is still starting must not
+ * meet Node's default action (an abrupt exit) but wait for the start to finish and then drain.
+ */
+function nextSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      shutdown(signal).then(
-        () => resolve(0),
-        () => resolve(1),
-      );
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
   });
 }
 
 function readVersion(): string {
   const path = new URL('../../../package.json', import.meta.url);
   return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
+}
+
+function describeOpenFailure(path: string, error: unknown): string {
+  if (error instanceof SchemaError) return error.message;
+  const code = (error as { code?: string }).code;
+  const message = (error as Error).message;
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return `${path} is not a usable SQLite database (${message}). It was left untouched: restore it from a backup (ordergate backup) or move it away to start an empty one`;
+  }
+  return `${path}: ${message}`;
 }

@@ -8,8 +8,14 @@ export function positionKey(strategy: string, instrument: string): string {
   return `${strategy}\u0000${instrument}`;
 }
 
+interface Holdings {
+  readonly strategy: string;
+  readonly instrument: string;
+  readonly holders: Map<UserId, OpenPosition>;
+}
+
 export class OpenBook {
-  readonly #books = new Map<string, Map<UserId, OpenPosition>>();
+  readonly #books = new Map<string, Holdings>();
   #size = 0;
 
   get size(): number {
@@ -17,23 +23,23 @@ export class OpenBook {
   }
 
   holdersOf(strategy: string, instrument: string): Holders | undefined {
-    return this.#books.get(positionKey(strategy, instrument));
+    return this.#books.get(positionKey(strategy, instrument))?.holders;
   }
 
   open(strategy: string, instrument: string, userId: UserId, position: OpenPosition): void {
     const key = positionKey(strategy, instrument);
-    let holders = this.#books.get(key);
-    if (holders === undefined) {
-      holders = new Map();
-      this.#books.set(key, holders);
+    let holdings = this.#books.get(key);
+    if (holdings === undefined) {
+      holdings = { strategy, instrument, holders: new Map() };
+      this.#books.set(key, holdings);
     }
-    if (!holders.has(userId)) this.#size++;
-    holders.set(userId, position);
+    if (!holdings.holders.has(userId)) this.#size++;
+    holdings.holders.set(userId, position);
   }
 
   close(strategy: string, instrument: string, userId: UserId): void {
     const key = positionKey(strategy, instrument);
-    const holders = this.#books.get(key);
+    const holders = this.#books.get(key)?.holders;
     if (holders?.delete(userId) !== true) return;
     this.#size--;
     if (holders.size === 0) this.#books.delete(key);
@@ -44,6 +50,12 @@ export class OpenBook {
     for (const fill of decision.fills) {
       if (fill.closes === null) this.open(strategy, instrument, fill.userId, { orderId, openedAtMs: nowMs });
       else this.close(strategy, instrument, fill.userId);
+    }
+  }
+
+  *positions(): Generator<{ strategy: string; instrument: string; userId: UserId; position: OpenPosition }> {
+    for (const { strategy, instrument, holders } of this.#books.values()) {
+      for (const [userId, position] of holders) yield { strategy, instrument, userId, position };
     }
   }
 

@@ -7,7 +7,8 @@ export const NAME_LENGTH_MAX = 64;
 export const CLIENT_ORDER_ID_LENGTH_MAX = 64;
 
 /** Letters, digits, space and the punctuation real symbols and names use (L&T, M&M, BAJAJ-AUTO, O'Neil). */
-export const NAME_PATTERN = "^[\\p{L}\\p{N}][\\p{L}\\p{N} &'._-]*$";
+/** Lengths count characters (code points), as JSON Schema's maxLength does, not UTF-16 units. */
+export const NAME_PATTERN = `^[\\p{L}\\p{N}][\\p{L}\\p{N} &'._-]{0,${NAME_LENGTH_MAX - 1}}$`;
 const nameRegExp = new RegExp(NAME_PATTERN, 'u');
 
 export interface Order {
@@ -18,7 +19,7 @@ export interface Order {
 }
 
 export function isValidName(name: string): boolean {
-  return name.length > 0 && name.length <= NAME_LENGTH_MAX && nameRegExp.test(name);
+  return nameRegExp.test(name);
 }
 
 /** Any letter case is accepted on the wire; the log and the answer always say BUY or SELL. */

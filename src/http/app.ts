@@ -1,6 +1,8 @@
 // Builds the HTTP application: strict validation at the edge, one error handler that maps every
 // failure to the catalogue in errors.ts, OpenAPI at /openapi.json and /docs. serve.ts listens.
 
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Type } from '@sinclair/typebox';
@@ -15,6 +17,8 @@ import { orderRoutes } from './orders.js';
 import { responses } from './schemas.js';
 import { describeValidation } from './validation.js';
 
+type ConnectionError = Error & { code?: string };
+
 export const BODY_BYTES_MAX = 64 * 1024;
 /** A client that dribbles its headers or body is cut off (408) rather than holding a socket forever. */
 const REQUEST_TIMEOUT_MS = 5000;
@@ -25,6 +29,8 @@ export interface Services {
   readonly store: Store;
   readonly logger: Logger;
   readonly version: string;
+  /** True once SIGTERM or SIGINT arrived: orders in flight finish, new requests get 503. */
+  readonly draining: () => boolean;
 }
 
 export async function buildApp(services: Services): Promise<FastifyInstance> {
@@ -32,9 +38,18 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     bodyLimit: BODY_BYTES_MAX,
     requestTimeout: REQUEST_TIMEOUT_MS,
     http: { headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
-    return503OnClosing: true,
+    // Requests that arrive while draining are answered by the hook below, in the catalogue's format.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     logger: false,
+    // Errors Node's HTTP parser meets before Fastify sees a request: answered in the catalogue's format too.
+    clientErrorHandler: answerClientError,
+    // Errors Fastify meets before routing (a malformed URL, an overlong path parameter).
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      reply
+        .code(400)
+        .send({ error: 'INVALID_REQUEST', message: `the request URL is invalid: ${error.message}` });
+    },
   });
   useStrictValidation(app);
   // Orders are JSON; a text body is refused with 415 rather than parsed into a string.
@@ -44,9 +59,24 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       ? notFound(request.method, request.url)
       : toErrorBody(error, { noBody: request.body === undefined });
     const status = HTTP_ERRORS[body.error].status;
-    if (status >= 500)
+    // A bug gets its stack; an expected 503 (store fault, draining) one short line: the fault is logged where it happens.
+    if (status === 500)
       services.logger.error({ err: error, method: request.method, url: request.url }, body.message);
+    else if (status >= 500)
+      services.logger.warn({ error: body.error, method: request.method, url: request.url }, body.message);
     return reply.code(status).send(body);
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    // While draining, every answer closes its connection so that keep-alive clients let go.
+    if (services.draining()) reply.header('connection', 'close');
+  });
+  app.addHook('onRequest', async (request) => {
+    if (!services.draining()) return;
+    if (request.url === '/health') throw new HttpError('NOT_READY', 'the server is draining before it stops');
+    throw new HttpError(
+      'SHUTTING_DOWN',
+      'the server is draining before it stops; the request was not applied',
+    );
   });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({
@@ -114,6 +144,25 @@ const FASTIFY_CODES: Record<string, HttpErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
 };
+
+function answerClientError(error: ConnectionError, socket: Socket): void {
+  if (!socket.writable) return void socket.destroy();
+  const code: HttpErrorCode =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? 'REQUEST_TIMEOUT'
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? 'HEADERS_TOO_LARGE'
+        : 'INVALID_REQUEST';
+  const message =
+    code === 'INVALID_REQUEST'
+      ? `the HTTP request is malformed (${error.code ?? error.message})`
+      : HTTP_ERRORS[code].description;
+  const body = JSON.stringify({ error: code, message });
+  socket.end(
+    `HTTP/1.1 ${HTTP_ERRORS[code].status} ${STATUS_CODES[HTTP_ERRORS[code].status]}\r\n` +
+      `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
 
 /** Fastify parses the body of a request to no route before it finds there is none: the route is the news. */
 function notFound(method: string, url: string): ErrorBody {

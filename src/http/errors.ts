@@ -16,11 +16,19 @@ export const HTTP_ERRORS = {
     status: 404,
     description: 'No such route (check the method and the path; GET /docs lists them).',
   },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    description: 'The request line, headers or body came too slowly (over 3 s for the headers, 5 s in all).',
+  },
   IDEMPOTENCY_CONFLICT: {
     status: 409,
     description: 'The client_order_id was already used for a different order.',
   },
   BODY_TOO_LARGE: { status: 413, description: 'The body is over 64 KiB.' },
+  HEADERS_TOO_LARGE: {
+    status: 431,
+    description: 'The request line and headers are over 16 KiB.',
+  },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     description: 'The body must be sent as Content-Type: application/json.',
@@ -28,9 +36,14 @@ export const HTTP_ERRORS = {
   STORE_UNAVAILABLE: {
     status: 503,
     description:
-      'The database could not commit, or the server is starting or stopping; nothing was applied: retry.',
+      'The database could not commit; the message says whether the order is certainly not applied or, after a failed fsync, could reappear if the server crashes before it recovers: retry with the same client_order_id.',
   },
   NOT_READY: { status: 503, description: 'GET /health: the database or the profile is not ready yet.' },
+  SHUTTING_DOWN: {
+    status: 503,
+    description:
+      'The server is draining before it stops; nothing was applied: retry on another instance or after the restart.',
+  },
   INTERNAL_ERROR: {
     status: 500,
     description: 'A bug: the request was not applied; please report it with the log line.',

@@ -5,11 +5,15 @@ import Database from 'better-sqlite3';
 
 export const BUSY_TIMEOUT_MS = 5000;
 
-export function openConnection(path: string, options: { readonly?: boolean } = {}): Database.Database {
-  const db = new Database(path, {
-    readonly: options.readonly ?? false,
-    fileMustExist: options.readonly ?? false,
-  });
+export interface ConnectionOptions {
+  readonly readonly?: boolean;
+  /** Refuse to create the file: a database that vanished must be restored, never silently recreated. */
+  readonly mustExist?: boolean;
+}
+
+export function openConnection(path: string, options: ConnectionOptions = {}): Database.Database {
+  const readonly = options.readonly ?? false;
+  const db = new Database(path, { readonly, fileMustExist: readonly || (options.mustExist ?? false) });
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   if (options.readonly) return db;
   const mode = db.pragma('journal_mode = WAL', { simple: true });

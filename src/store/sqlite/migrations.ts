@@ -42,6 +42,17 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX trades_by_user ON trades (user_id, trade_id);
   CREATE INDEX trades_by_book ON trades (strategy, instrument, trade_id);
   `,
+  // Every profile ever in force, with the first order it applied to, so that the whole log can be
+  // replayed and each decision reproduced exactly (ordergate check).
+  `
+  CREATE TABLE profile_versions (
+    version INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    first_order_id INTEGER NOT NULL,
+    loaded_at_ms INTEGER NOT NULL,
+    profile TEXT NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

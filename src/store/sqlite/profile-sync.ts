@@ -1,9 +1,10 @@
-// Stores the users and subscriptions in force beside the book. Rewritten only when the profile
-// changed (its SHA-256 is kept in meta), so a restart with 100,000 users costs no writes.
+// Stores the users and subscriptions in force beside the book, and every version of the profile
+// with the first order it applied to. Rewritten only when the profile changed (its SHA-256 is
+// compared with the latest version's), so a restart with 100,000 users costs no writes.
 
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { Profile } from '../../domain/profile.js';
+import { type Profile, serializeProfile } from '../../domain/profile.js';
 
 export interface Users {
   readonly idOf: ReadonlyMap<string, number>;
@@ -12,37 +13,49 @@ export interface Users {
   readonly names: readonly string[];
 }
 
-export function profileDigest(profile: Profile): string {
-  const hash = createHash('sha256');
-  for (const { user, subscriptions } of profile) {
-    hash.update(user).update('\u0000');
-    for (const { strategy, instruments } of subscriptions) {
-      hash.update(strategy).update('\u0001').update(instruments.join('\u0002')).update('\u0003');
-    }
-  }
-  return hash.digest('hex');
+export interface ProfileVersion {
+  readonly version: number;
+  readonly firstOrderId: number;
+  readonly profile: string;
 }
 
-/** Returns true when the stored subscriptions were replaced. */
-export function syncProfile(db: Database.Database, profile: Profile): boolean {
-  const digest = profileDigest(profile);
-  const stored = db.prepare("SELECT value FROM meta WHERE key = 'profile_sha256'").pluck().get();
-  if (stored === digest) return false;
+/** Returns the new version's number when the stored profile was replaced, else null. */
+export function syncProfile(db: Database.Database, profile: Profile, nowMs: number): number | null {
+  const text = serializeProfile(profile);
+  const digest = createHash('sha256').update(text).digest('hex');
+  const latest = db
+    .prepare('SELECT sha256 FROM profile_versions ORDER BY version DESC LIMIT 1')
+    .pluck()
+    .get();
+  if (latest === digest) return null;
   const addUser = db.prepare('INSERT OR IGNORE INTO users (name) VALUES (?)');
   const userId = db.prepare('SELECT user_id FROM users WHERE name = ?').pluck();
   const subscribe = db.prepare('INSERT INTO subscriptions (user_id, strategy, instrument) VALUES (?, ?, ?)');
-  db.transaction(() => {
-    db.exec('DELETE FROM subscriptions');
-    for (const { user, subscriptions } of profile) {
-      addUser.run(user);
-      const id = userId.get(user) as number;
-      for (const { strategy, instruments } of subscriptions) {
-        for (const instrument of instruments) subscribe.run(id, strategy, instrument);
+  return db
+    .transaction(() => {
+      db.exec('DELETE FROM subscriptions');
+      for (const { user, subscriptions } of profile) {
+        addUser.run(user);
+        const id = userId.get(user) as number;
+        for (const { strategy, instruments } of subscriptions) {
+          for (const instrument of instruments) subscribe.run(id, strategy, instrument);
+        }
       }
-    }
-    db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('profile_sha256', ?)").run(digest);
-  }).immediate();
-  return true;
+      const last = db.prepare('SELECT max(order_id) FROM orders').pluck().get() as number | null;
+      const insert = db.prepare(
+        'INSERT INTO profile_versions (sha256, first_order_id, loaded_at_ms, profile) VALUES (?, ?, ?, ?)',
+      );
+      return Number(insert.run(digest, (last ?? 0) + 1, nowMs, text).lastInsertRowid);
+    })
+    .immediate();
+}
+
+export function loadProfileVersions(db: Database.Database): ProfileVersion[] {
+  const rows = db
+    .prepare('SELECT version, first_order_id, profile FROM profile_versions ORDER BY version')
+    .raw()
+    .all() as [number, number, string][];
+  return rows.map(([version, firstOrderId, profile]) => ({ version, firstOrderId, profile }));
 }
 
 /** Every user ever known, including those no longer in the profile but still holding positions. */

@@ -44,6 +44,12 @@ import type { FromWriter, OrderWrite, ToWriter } from './writer-protocol.js';
 const POST_ORDERS_MAX = 8;
 const WRITER_RETRY_DELAY_MS = 1000;
 
+const NOT_APPLIED = 'the order was not applied, retry later';
+/** After a failed fsync the commit's frames may sit in the WAL until recovery erases them. */
+const OUTCOME_UNKNOWN =
+  'the order is not applied now, but if the server crashes before it recovers the commit may reappear: ' +
+  'retry with the same client_order_id (or Idempotency-Key) to learn the outcome safely';
+
 export interface SqliteStoreOptions {
   readonly path: string;
   readonly profile: Profile;
@@ -65,9 +71,13 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   try {
     const schema = migrate(db, options.path);
     if (schema.from !== schema.to) options.logger.info({ schema }, 'database schema migrated');
-    const profileChanged = syncProfile(db, options.profile);
-    if (profileChanged)
-      options.logger.info({ users: options.profile.length }, 'profile stored in the database');
+    const version = syncProfile(db, options.profile, Date.now());
+    if (version !== null) {
+      options.logger.info(
+        { users: options.profile.length, version },
+        'profile stored in the database as a new version',
+      );
+    }
     const store = new SqliteStore(db, options);
     await store.start();
     return store;
@@ -79,12 +89,12 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
-  readonly #db: Database.Database;
+  #db: Database.Database;
   readonly #path: string;
   readonly #logger: Logger;
   readonly #profile: Profile;
   readonly #profileByUser: Map<string, UserProfile>;
-  readonly #reads: SqliteReads;
+  #reads: SqliteReads;
   readonly #book = new OpenBook();
   #users: Users;
   #subscriptions: SubscriptionIndex;
@@ -118,8 +128,26 @@ export class SqliteStore implements Store {
 
   async start(): Promise<void> {
     this.#reloadBook();
+    this.#warnOfCloseOnlyPositions();
     await this.#spawnWriter();
     this.#state = 'ready';
+  }
+
+  /** Positions the profile in force no longer gives: kept, and closable, but worth knowing about. */
+  #warnOfCloseOnlyPositions(): void {
+    const examples: string[] = [];
+    let count = 0;
+    for (const { strategy, instrument, userId } of this.#book.positions()) {
+      if (this.#subscriptions.get(strategy)?.get(userId)?.has(instrument) === true) continue;
+      count++;
+      if (examples.length < 5) examples.push(`${this.#users.names[userId]} ${strategy} ${instrument}`);
+    }
+    if (count === 0) return;
+    this.#logger.warn(
+      { count, examples },
+      `${count} open positions are not in the profile in force (the user left the strategy or the instrument was removed): ` +
+        'they stay open and can still be sold; no new BUY will open them',
+    );
   }
 
   readiness(): Readiness {
@@ -227,14 +255,14 @@ export class SqliteStore implements Store {
         return;
       case 'failed':
         if (message.batches.some((batch) => this.#inFlight.has(batch))) {
-          this.#fail(`the database could not commit (${message.code}: ${message.message})`);
+          this.#fail(`the database could not commit (${message.code}: ${message.message})`, message.certain);
         }
         return;
       case 'reset-done':
         this.#recovered();
         return;
       case 'reset-failed':
-        this.#stateDetail = `reopening the database failed: ${message.message}; retrying`;
+        this.#stateDetail = `waiting for the database (${message.message}); retrying every second`;
         setTimeout(() => this.#send({ type: 'reset' }), WRITER_RETRY_DELAY_MS).unref();
         return;
       case 'closed':
@@ -257,12 +285,15 @@ export class SqliteStore implements Store {
   }
 
   /** Fails every order not yet committed, then rebuilds the book from what the database holds. */
-  #fail(detail: string): void {
+  #fail(detail: string, certain = true): void {
     if (this.#state === 'closed') return;
     this.#logger.error({ detail }, 'store fault: failing every uncommitted order and rebuilding the book');
     this.#state = this.#state === 'closing' ? 'closing' : 'recovering';
     this.#stateDetail = detail;
-    const error = new StoreError('STORE_UNAVAILABLE', `${detail}; the order was not applied, retry later`);
+    const error = new StoreError(
+      'STORE_UNAVAILABLE',
+      `${detail}; ${certain ? NOT_APPLIED : OUTCOME_UNKNOWN}`,
+    );
     for (const entries of this.#inFlight.values()) for (const entry of entries) entry.reject(error);
     for (const entry of this.#unposted) entry.reject(error);
     this.#inFlight.clear();
@@ -274,6 +305,7 @@ export class SqliteStore implements Store {
 
   #recovered(): void {
     try {
+      this.#reopenReader();
       this.#reloadBook();
     } catch (error) {
       this.#stateDetail = `reloading the book failed: ${(error as Error).message}; retrying`;
@@ -284,6 +316,14 @@ export class SqliteStore implements Store {
     this.#state = 'ready';
     this.#stateDetail = undefined;
     this.#logger.warn({ openPositions: this.#book.size, nextOrderId: this.#nextOrderId }, 'store recovered');
+  }
+
+  /** The main thread's connection too may point at a file that was replaced: read the one on disk now. */
+  #reopenReader(): void {
+    const db = openConnection(this.#path, { mustExist: true });
+    this.#db.close();
+    this.#db = db;
+    this.#reads = new SqliteReads(db);
   }
 
   #reloadBook(): void {

@@ -33,6 +33,8 @@ export type FromWriter =
       readonly batches: readonly number[];
       readonly code: string;
       readonly message: string;
+      /** False when a crash before recovery could still bring the failed commit back. */
+      readonly certain: boolean;
     }
   | { readonly type: 'reset-done' }
   | { readonly type: 'reset-failed'; readonly message: string }

@@ -2,6 +2,7 @@
 // connection; here it stalls only this thread while the main thread goes on parsing and deciding.
 // Everything queued while a commit runs goes into the next transaction: one transaction, one fsync.
 
+import { statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { openConnection } from './connection.js';
@@ -12,8 +13,10 @@ const CHECKPOINT_EVERY_COMMITS = 200;
 const port = parentPort!;
 const { path } = workerData as WriterData;
 
-let db = openConnection(path);
+let db = openConnection(path, { mustExist: true });
 let statements = prepare(db);
+/** SQLite writes on into a deleted or replaced file without an error: compare inodes before each commit. */
+let inode = inodeOf(path);
 let queue: { batch: number; orders: readonly OrderWrite[] }[] = [];
 let flushScheduled = false;
 /** After a failed commit, every batch is refused until the main thread has rebuilt its book. */
@@ -84,12 +87,22 @@ function flush(): void {
   queue = [];
   if (taken.length === 0) return;
   const batches = taken.map((entry) => entry.batch);
-  if (failure !== null) return post({ type: 'failed', batches, ...failure });
+  if (failure !== null) return post({ type: 'failed', batches, ...failure, certain: true });
+  if (inodeOf(path) !== inode) {
+    failure = {
+      code: 'DATABASE_FILE_REPLACED',
+      message: `${path} was removed or replaced while open; nothing more is committed until the file is restored`,
+    };
+    return post({ type: 'failed', batches, ...failure, certain: true });
+  }
   try {
     statements.commitAll(taken.flatMap((entry) => entry.orders));
   } catch (error) {
     failure = describe(error);
-    return post({ type: 'failed', batches, ...failure });
+    // A commit can fail after its frames reached the WAL (a failed fsync): hidden from every reader,
+    // but a crash before they are overwritten would replay them at the next start. Only once they are
+    // erased is "not applied" certain; otherwise the answer must say the outcome is unknown.
+    return post({ type: 'failed', batches, ...failure, certain: reopenWithEmptyWal() });
   }
   post({ type: 'committed', batches });
   // After the answer is on its way: keep checkpoints off the answer path.
@@ -108,18 +121,48 @@ function checkpoint(): void {
 function reset(): void {
   queue = [];
   try {
+    reopen();
+    truncateWal();
+    failure = null;
+    post({ type: 'reset-done' });
+  } catch (error) {
+    const gone = inodeOf(path) === undefined;
+    const message = gone
+      ? `${path} is gone: restore it; nothing is committed until then`
+      : describe(error).message;
+    post({ type: 'reset-failed', message });
+  }
+}
+
+function reopenWithEmptyWal(): boolean {
+  try {
+    reopen();
+    truncateWal();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function reopen(): void {
+  try {
     db.close();
   } catch {
     // The handle may be unusable after an I/O error; a fresh connection replaces it either way.
   }
-  try {
-    db = openConnection(path);
-    statements = prepare(db);
-    failure = null;
-    post({ type: 'reset-done' });
-  } catch (error) {
-    post({ type: 'reset-failed', message: describe(error).message });
-  }
+  db = openConnection(path, { mustExist: true });
+  statements = prepare(db);
+  inode = inodeOf(path);
+}
+
+/** Checkpoints every committed frame and truncates the WAL, erasing any frames of a failed commit. */
+function truncateWal(): void {
+  const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+  if (result?.busy !== 0) throw new Error('the WAL could not be checkpointed: a reader holds it; retrying');
+}
+
+function inodeOf(file: string): number | undefined {
+  return statSync(file, { throwIfNoEntry: false })?.ino;
 }
 
 function describe(error: unknown): { code: string; message: string } {

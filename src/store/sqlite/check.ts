@@ -1,0 +1,199 @@
+// `ordergate check` for the SQLite store: the file's integrity, then the replay invariant: replaying
+// the whole log from an empty book reproduces every logged answer, exactly the open positions, the
+// closed trades and the count of per-user decisions. Runs in one read transaction, so it can run
+// beside a live server and sees one consistent snapshot.
+
+import { existsSync } from 'node:fs';
+import type Database from 'better-sqlite3';
+import { type LoggedOrderRow, LogReplay, type ReplayedClose } from '../replay.js';
+import { openConnection } from './connection.js';
+import { SCHEMA_VERSION } from './migrations.js';
+import { loadProfileVersions, loadUsers } from './profile-sync.js';
+
+const PAGE_ROWS = 5000;
+const MISMATCHES_SHOWN_MAX = 20;
+
+export interface CheckReport {
+  readonly integrity: string;
+  readonly schemaVersion: number;
+  readonly orders: number;
+  readonly profileVersions: number;
+  readonly decisions: number;
+  readonly openPositions: number;
+  readonly trades: number;
+  readonly mismatches: number;
+  readonly problems: readonly string[];
+}
+
+export function checkSqlite(path: string, onProgress: (orders: number) => void = () => {}): CheckReport {
+  if (!existsSync(path)) throw new Error(`${path}: no such database file`);
+  const db = openConnection(path, { readonly: true });
+  try {
+    const integrity = (db.pragma('integrity_check') as { integrity_check: string }[])
+      .map((row) => row.integrity_check)
+      .join('; ');
+    const schemaVersion = db.pragma('user_version', { simple: true }) as number;
+    const base = {
+      integrity,
+      schemaVersion,
+      orders: 0,
+      profileVersions: 0,
+      decisions: 0,
+      openPositions: 0,
+      trades: 0,
+    };
+    if (integrity !== 'ok') return { ...base, mismatches: 1, problems: [`integrity check: ${integrity}`] };
+    if (schemaVersion !== SCHEMA_VERSION) {
+      const problem = `schema version ${schemaVersion}, this ordergate knows ${SCHEMA_VERSION}: start the matching ordergate once to migrate it`;
+      return { ...base, mismatches: 1, problems: [problem] };
+    }
+    db.exec('BEGIN');
+    try {
+      return { integrity, schemaVersion, ...replayAll(db, onProgress) };
+    } finally {
+      db.exec('COMMIT');
+    }
+  } finally {
+    db.close();
+  }
+}
+
+function replayAll(db: Database.Database, onProgress: (orders: number) => void) {
+  const problems: string[] = [];
+  let mismatches = 0;
+  const problem = (text: string) => {
+    mismatches++;
+    if (problems.length < MISMATCHES_SHOWN_MAX) problems.push(text);
+  };
+  const replay = new LogReplay(loadUsers(db));
+  const versions = loadProfileVersions(db);
+  let nextVersion = 0;
+  const trades = new TradeCursor(db);
+  const ordersPage = db.prepare(
+    `SELECT order_id, client_order_id, strategy, instrument, side, status, received_at_ms, answer
+     FROM orders WHERE order_id > ? ORDER BY order_id LIMIT ${PAGE_ROWS}`,
+  );
+  let after = 0;
+  for (;;) {
+    const rows = ordersPage.raw().all(after) as [
+      number,
+      string | null,
+      string,
+      string,
+      'BUY' | 'SELL',
+      string,
+      number,
+      string,
+    ][];
+    if (rows.length === 0) break;
+    for (const [orderId, clientOrderId, strategy, instrument, side, status, receivedAtMs, answer] of rows) {
+      while (nextVersion < versions.length && versions[nextVersion]!.firstOrderId <= orderId) {
+        const version = versions[nextVersion++]!;
+        const wrong = replay.useProfile(version.profile, `profile version ${version.version}`);
+        if (wrong !== null) problem(wrong);
+      }
+      const row: LoggedOrderRow = {
+        orderId,
+        clientOrderId,
+        strategy,
+        instrument,
+        side,
+        status,
+        receivedAtMs,
+        answer,
+      };
+      const wrong = replay.replay(row, (close) => {
+        const tradeProblem = trades.expect(close);
+        if (tradeProblem !== null) problem(tradeProblem);
+      });
+      if (wrong !== null) problem(wrong);
+    }
+    after = rows[rows.length - 1]![0];
+    onProgress(replay.orders);
+  }
+  const extraTrades = trades.remaining();
+  if (extraTrades > 0) problem(`${extraTrades} trades in the database that no SELL in the log closed`);
+  const decisions = db.prepare('SELECT count(*) FROM decisions').pluck().get() as number;
+  if (decisions !== replay.fills + replay.denials) {
+    problem(`${decisions} per-user decisions stored, the replay made ${replay.fills + replay.denials}`);
+  }
+  const openPositions = comparePositions(db, replay, problem);
+  return {
+    orders: replay.orders,
+    profileVersions: versions.length,
+    decisions,
+    openPositions,
+    trades: trades.seen,
+    mismatches,
+    problems,
+  };
+}
+
+function comparePositions(db: Database.Database, replay: LogReplay, problem: (text: string) => void): number {
+  const stored = db
+    .prepare('SELECT strategy, instrument, user_id, order_id, opened_at_ms FROM positions')
+    .raw()
+    .all() as [string, string, number, number, number][];
+  for (const [strategy, instrument, userId, orderId, openedAtMs] of stored) {
+    const held = replay.book.holdersOf(strategy, instrument)?.get(userId);
+    if (held === undefined)
+      problem(`open position ${strategy} ${instrument} of user ${userId} is not explained by the log`);
+    else if (held.orderId !== orderId || held.openedAtMs !== openedAtMs) {
+      problem(
+        `open position ${strategy} ${instrument} of user ${userId}: stored order ${orderId}, the log says ${held.orderId}`,
+      );
+    }
+  }
+  if (stored.length !== replay.book.size) {
+    problem(`${stored.length} open positions stored, the replay of the log leaves ${replay.book.size}`);
+  }
+  return stored.length;
+}
+
+type TradeRaw = [number, number, string, string, number, number, number, number];
+
+/** Walks the trades table in trade_id order alongside the replay's closes, one page at a time. */
+class TradeCursor {
+  readonly #page: Database.Statement;
+  readonly #count: number;
+  #rows: TradeRaw[] = [];
+  #index = 0;
+  #after = 0;
+  seen = 0;
+
+  constructor(db: Database.Database) {
+    this.#page = db.prepare(
+      `SELECT trade_id, user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms
+       FROM trades WHERE trade_id > ? ORDER BY trade_id LIMIT ${PAGE_ROWS}`,
+    );
+    this.#count = db.prepare('SELECT count(*) FROM trades').pluck().get() as number;
+  }
+
+  expect(close: ReplayedClose): string | null {
+    if (this.#index >= this.#rows.length) {
+      this.#rows = this.#page.raw().all(this.#after) as TradeRaw[];
+      this.#index = 0;
+    }
+    const row = this.#rows[this.#index++];
+    if (row === undefined)
+      return `order ${close.sellOrderId} closed a position of user ${close.userId} but no trade records it`;
+    this.seen++;
+    this.#after = row[0];
+    const [tradeId, userId, strategy, instrument, buyOrderId, sellOrderId, openedAtMs, closedAtMs] = row;
+    const same =
+      userId === close.userId &&
+      strategy === close.strategy &&
+      instrument === close.instrument &&
+      buyOrderId === close.buyOrderId &&
+      sellOrderId === close.sellOrderId &&
+      openedAtMs === close.openedAtMs &&
+      closedAtMs === close.closedAtMs;
+    return same
+      ? null
+      : `trade ${tradeId} does not match the close of user ${close.userId} by order ${close.sellOrderId}`;
+  }
+
+  remaining(): number {
+    return this.#count - this.seen;
+  }
+}
