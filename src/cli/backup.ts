@@ -1,9 +1,8 @@
 // `ordergate backup PATH`: a consistent online copy of the database.
 
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { ConfigError, databaseUrlFrom, parseDatabaseUrl } from '../config.js';
 import { backupSqlite } from '../store/sqlite/backup.js';
+import { databasePath, helpRequested, parseFlags, UsageError, withUsage } from './args.js';
 
 export const BACKUP_HELP = `Usage: ordergate backup PATH [--database-url URL]
 
@@ -18,29 +17,15 @@ Options:
 Exit codes: 0 when the copy is written and checked, 1 if it could not be, 2 for a bad option.`;
 
 export async function runBackup(argv: string[]): Promise<number> {
-  let source: string;
-  let destination: string;
-  try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      options: { 'database-url': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (values.help === true) {
-      console.log(BACKUP_HELP);
-      return 0;
-    }
-    if (positionals.length !== 1) throw new ConfigError('name exactly one PATH to write the copy to');
-    destination = resolve(positionals[0]!);
-    source = parseDatabaseUrl(databaseUrlFrom(values['database-url'], process.env)).path;
-  } catch (error) {
-    if (error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`ordergate backup: ${(error as Error).message} (see ordergate backup --help)`);
-      return 2;
-    }
-    throw error;
-  }
+  return withUsage('backup', BACKUP_HELP, async () => {
+    const { values, positionals } = parseFlags(argv, { 'database-url': { type: 'string' } }, true);
+    helpRequested(values);
+    if (positionals.length !== 1) throw new UsageError('name exactly one PATH to write the copy to');
+    return backup(databasePath(values), resolve(positionals[0]!));
+  });
+}
+
+async function backup(source: string, destination: string): Promise<number> {
   const started = Date.now();
   try {
     const report = backupSqlite(source, destination);

@@ -1,8 +1,7 @@
 // `ordergate check`: verifies a database, offline or beside a running server.
 
-import { parseArgs } from 'node:util';
-import { ConfigError, databaseUrlFrom, parseDatabaseUrl } from '../config.js';
 import { checkSqlite } from '../store/sqlite/check.js';
+import { databasePath, helpRequested, parseFlags, withUsage } from './args.js';
 
 export const CHECK_HELP = `Usage: ordergate check [--database-url URL]
 
@@ -21,31 +20,14 @@ Exit codes: 0 when everything matches, 1 when anything does not, 2 for a bad opt
 const PROGRESS_EVERY_ORDERS = 100_000;
 
 export async function runCheck(argv: string[]): Promise<number> {
-  let path: string;
-  let json = false;
-  try {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        'database-url': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    });
-    if (values.help === true) {
-      console.log(CHECK_HELP);
-      return 0;
-    }
-    json = values.json === true;
-    path = parseDatabaseUrl(databaseUrlFrom(values['database-url'], process.env)).path;
-  } catch (error) {
-    if (error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`ordergate check: ${(error as Error).message} (see ordergate check --help)`);
-      return 2;
-    }
-    throw error;
-  }
+  return withUsage('check', CHECK_HELP, async () => {
+    const { values } = parseFlags(argv, { 'database-url': { type: 'string' }, json: { type: 'boolean' } });
+    helpRequested(values);
+    return check(databasePath(values), values.json === true);
+  });
+}
+
+async function check(path: string, json: boolean): Promise<number> {
   const started = Date.now();
   let nextProgress = PROGRESS_EVERY_ORDERS;
   let report: ReturnType<typeof checkSqlite>;

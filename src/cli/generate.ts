@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parseArgs } from 'node:util';
 import { createRandom, type Random } from '../domain/random.js';
-import { parseUniverse, type Universe } from '../domain/universe.js';
+import type { Universe } from '../domain/universe.js';
+import { helpRequested, integerFlag, parseFlags, readUniverse, stringFlag, withUsage } from './args.js';
 
 export interface ProfileOptions {
   users: number;
@@ -36,90 +36,39 @@ interface GenerateArgs extends ProfileOptions {
 }
 
 export async function runGenerate(argv: string[]): Promise<number> {
-  const parsed = parseGenerateArgs(argv);
-  if (parsed === 'help') {
-    console.log(USAGE);
-    return 0;
-  }
-  if (typeof parsed === 'string') {
-    console.error(`ordergate generate: ${parsed} (see --help)`);
-    return 2;
-  }
-  try {
-    const started = performance.now();
-    const universe = parseUniverse(await readUniverseText(parsed.universe), parsed.universe);
-    const written = await writeProfile(parsed.out, universe, parsed);
-    const seconds = ((performance.now() - started) / 1000).toFixed(2);
-    console.log(
-      `generated ${written.users} users over ${universe.strategies.length} strategies (seed ${parsed.seed})` +
-        ` → ${parsed.out}, ${written.bytes} bytes in ${seconds} s`,
-    );
-    return 0;
-  } catch (error) {
-    console.error(`ordergate generate: ${(error as Error).message}`);
-    return 1;
-  }
+  return withUsage('generate', USAGE, async () => {
+    const args = parseGenerateArgs(argv);
+    try {
+      const started = performance.now();
+      const universe = await readUniverse(args.universe);
+      const written = await writeProfile(args.out, universe, args);
+      const seconds = ((performance.now() - started) / 1000).toFixed(2);
+      console.log(
+        `generated ${written.users} users over ${universe.strategies.length} strategies (seed ${args.seed})` +
+          ` → ${args.out}, ${written.bytes} bytes in ${seconds} s`,
+      );
+      return 0;
+    } catch (error) {
+      console.error(`ordergate generate: ${(error as Error).message}`);
+      return 1;
+    }
+  });
 }
 
-/** Returns the arguments, 'help', or one line saying what is wrong. */
-function parseGenerateArgs(argv: string[]): GenerateArgs | 'help' | string {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        users: { type: 'string' },
-        seed: { type: 'string' },
-        out: { type: 'string' },
-        universe: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    return firstSentence((error as Error).message);
-  }
-  if (values.help) return 'help';
-  const users = parseInteger(values.users, '3');
-  if (users === undefined || users < 1 || users > USERS_MAX) {
-    return `--users must be an integer from 1 to ${USERS_MAX}, got ${JSON.stringify(values.users)}`;
-  }
-  const seed = parseInteger(values.seed, '1');
-  if (seed === undefined) return `--seed must be an integer, got ${JSON.stringify(values.seed)}`;
-  const out = nonEmpty(values.out, 'Jsons/user_profile.json');
-  const universe = nonEmpty(values.universe, 'Jsons/raw_details.json');
-  if (out === undefined) return '--out must not be empty';
-  if (universe === undefined) return '--universe must not be empty';
-  return { users, seed, out, universe };
-}
-
-function parseInteger(value: string | boolean | undefined, fallback: string): number | undefined {
-  const text = value === undefined ? fallback : String(value);
-  if (!/^-?\d+$/.test(text)) return undefined;
-  const number = Number(text);
-  return Number.isSafeInteger(number) ? number : undefined;
-}
-
-function nonEmpty(value: string | boolean | undefined, fallback: string): string | undefined {
-  if (value === undefined) return fallback;
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-/** parseArgs explains at length how to pass a positional that starts with '-'; the first sentence is enough. */
-function firstSentence(message: string): string {
-  return message.split(/\.\s/)[0] ?? message;
-}
-
-async function readUniverseText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const hint =
-      code === 'ENOENT' ? ' (no such file: run from the project directory or pass --universe)' : '';
-    throw new Error(`cannot read universe file ${path}: ${code ?? (error as Error).message}${hint}`);
-  }
+function parseGenerateArgs(argv: string[]): GenerateArgs {
+  const { values } = parseFlags(argv, {
+    users: { type: 'string' },
+    seed: { type: 'string' },
+    out: { type: 'string' },
+    universe: { type: 'string' },
+  });
+  helpRequested(values);
+  return {
+    users: integerFlag(values, 'users', 3, 1, USERS_MAX),
+    seed: integerFlag(values, 'seed', 1, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+    out: stringFlag(values, 'out', 'Jsons/user_profile.json'),
+    universe: stringFlag(values, 'universe', 'Jsons/raw_details.json'),
+  };
 }
 
 /** The whole profile as one string: for small profiles and tests; writeProfile streams the same text. */

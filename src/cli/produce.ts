@@ -1,9 +1,16 @@
 import { randomInt } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { createRandom, type Random } from '../domain/random.js';
-import { parseUniverse, type Universe } from '../domain/universe.js';
+import type { Universe } from '../domain/universe.js';
+import {
+  helpRequested,
+  integerFlag,
+  parseFlags,
+  readUniverse,
+  stringFlag,
+  UsageError,
+  withUsage,
+} from './args.js';
 
 const USAGE = `Usage: ordergate produce [--url URL] [--count N] [--interval MS] [--seed S] [--universe PATH]
 
@@ -63,23 +70,17 @@ interface Tally {
 }
 
 export async function runProduce(argv: string[]): Promise<number> {
-  const parsed = parseProduceArgs(argv);
-  if (parsed === 'help') {
-    console.log(USAGE);
-    return 0;
-  }
-  if (typeof parsed === 'string') {
-    console.error(`ordergate produce: ${parsed} (see --help)`);
-    return 2;
-  }
-  let universe: Universe;
-  try {
-    universe = parseUniverse(await readUniverseText(parsed.universe), parsed.universe);
-  } catch (error) {
-    console.error(`ordergate produce: ${(error as Error).message}`);
-    return 1;
-  }
-  return produceUntilDoneOrInterrupted(parsed, universe);
+  return withUsage('produce', USAGE, async () => {
+    const args = parseProduceArgs(argv);
+    let universe: Universe;
+    try {
+      universe = await readUniverse(args.universe);
+    } catch (error) {
+      console.error(`ordergate produce: ${(error as Error).message}`);
+      return 1;
+    }
+    return produceUntilDoneOrInterrupted(args, universe);
+  });
 }
 
 /** Ctrl-C aborts the request in flight and the wait, so the summary prints at once. */
@@ -283,42 +284,25 @@ function percentile(ascendingMs: readonly number[], rank: number): string {
   return `${ascendingMs[index]!.toFixed(1)} ms`;
 }
 
-/** Returns the arguments, 'help', or one line saying what is wrong. */
-function parseProduceArgs(argv: string[]): ProduceArgs | 'help' | string {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        url: { type: 'string' },
-        count: { type: 'string' },
-        interval: { type: 'string' },
-        seed: { type: 'string' },
-        universe: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    return (error as Error).message.split(/\.\s/)[0] ?? String(error);
-  }
-  if (values.help) return 'help';
+function parseProduceArgs(argv: string[]): ProduceArgs {
+  const { values } = parseFlags(argv, {
+    url: { type: 'string' },
+    count: { type: 'string' },
+    interval: { type: 'string' },
+    seed: { type: 'string' },
+    universe: { type: 'string' },
+  });
+  helpRequested(values);
   const url = parseServerUrl(values.url ?? 'http://127.0.0.1:8080');
-  if (url === undefined) return `--url must be an http:// or https:// URL, got ${JSON.stringify(values.url)}`;
-  const count = parseInteger(values.count ?? '300');
-  if (count === undefined || count < 1 || count > COUNT_MAX) {
-    return `--count must be an integer from 1 to ${COUNT_MAX}, got ${JSON.stringify(values.count)}`;
-  }
-  const intervalMs = parseInteger(values.interval ?? '1000');
-  if (intervalMs === undefined || intervalMs < 0 || intervalMs > INTERVAL_MS_MAX) {
-    return `--interval must be an integer from 0 to ${INTERVAL_MS_MAX} (ms), got ${JSON.stringify(values.interval)}`;
-  }
-  const seed = values.seed === undefined ? randomInt(2 ** 32) : parseInteger(values.seed);
-  if (seed === undefined) return `--seed must be an integer, got ${JSON.stringify(values.seed)}`;
-  const universe = values.universe ?? 'Jsons/raw_details.json';
-  if (universe === '' || typeof universe !== 'string') return '--universe must not be empty';
-  return { url, count, intervalMs, seed, universe };
+  if (url === undefined)
+    throw new UsageError(`--url must be an http:// or https:// URL, got ${JSON.stringify(values.url)}`);
+  return {
+    url,
+    count: integerFlag(values, 'count', 300, 1, COUNT_MAX),
+    intervalMs: integerFlag(values, 'interval', 1000, 0, INTERVAL_MS_MAX),
+    seed: integerFlag(values, 'seed', randomInt(2 ** 32), Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+    universe: stringFlag(values, 'universe', 'Jsons/raw_details.json'),
+  };
 }
 
 /** The base URL without a trailing slash, so `${url}/create_order` has exactly one. */
@@ -330,22 +314,5 @@ function parseServerUrl(value: string | boolean): string | undefined {
     return url.href.replace(/\/+$/, '');
   } catch {
     return undefined;
-  }
-}
-
-function parseInteger(value: string | boolean): number | undefined {
-  if (typeof value !== 'string' || !/^-?\d+$/.test(value)) return undefined;
-  const number = Number(value);
-  return Number.isSafeInteger(number) ? number : undefined;
-}
-
-async function readUniverseText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const hint =
-      code === 'ENOENT' ? ' (no such file: run from the project directory or pass --universe)' : '';
-    throw new Error(`cannot read universe file ${path}: ${code ?? (error as Error).message}${hint}`);
   }
 }

@@ -1,0 +1,97 @@
+// What every command does with its flags alike: strict parsing, --help, one line on a bad flag.
+
+import { readFile } from 'node:fs/promises';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { ConfigError, databaseUrlFrom, parseDatabaseUrl } from '../config.js';
+import { parseUniverse, type Universe } from '../domain/universe.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export type Flags = Record<string, string | boolean | undefined>;
+
+/** A bad flag or value: the command prints it on one line and exits 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Parses strictly; --help and -h are added to every command. Throws UsageError. */
+export function parseFlags(
+  argv: readonly string[],
+  options: Options,
+  positionals = false,
+): { values: Flags; positionals: string[] } {
+  try {
+    const parsed = parseArgs({
+      args: [...argv],
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: positionals,
+      strict: true,
+    });
+    return { values: parsed.values as Flags, positionals: parsed.positionals };
+  } catch (error) {
+    // parseArgs explains at length how to pass a value that starts with '-': the first sentence is enough.
+    throw new UsageError((error as Error).message.split(/\.\s/)[0] ?? String(error));
+  }
+}
+
+/** Runs a command's body, turning a UsageError into one line on stderr and exit code 2. */
+export async function withUsage(command: string, help: string, run: () => Promise<number>): Promise<number> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    if (error.message === 'help') {
+      console.log(help);
+      return 0;
+    }
+    console.error(`ordergate ${command}: ${error.message} (see ordergate ${command} --help)`);
+    return 2;
+  }
+}
+
+/** Throw from a command once its flags are parsed, when --help was asked for. */
+export function helpRequested(values: Flags): void {
+  if (values.help === true) throw new UsageError('help');
+}
+
+/** An integer flag within [min, max], or the fallback when absent. */
+export function integerFlag(values: Flags, name: string, fallback: number, min: number, max: number): number {
+  const value = values[name];
+  if (value === undefined) return fallback;
+  const number = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+/** A string flag that may not be empty, or the fallback when absent. */
+export function stringFlag(values: Flags, name: string, fallback: string): string {
+  const value = values[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} must not be empty`);
+  return value;
+}
+
+export async function readUniverse(path: string): Promise<Universe> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const hint =
+      code === 'ENOENT' ? ' (no such file: run from the project directory or pass --universe)' : '';
+    throw new Error(`cannot read universe file ${path}: ${code ?? (error as Error).message}${hint}`);
+  }
+  return parseUniverse(text, path);
+}
+
+/** The database file a --database-url flag (or DATABASE_URL, or the default) names. */
+export function databasePath(values: Flags): string {
+  try {
+    return parseDatabaseUrl(databaseUrlFrom(values['database-url'], process.env)).path;
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}
