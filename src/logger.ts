@@ -40,6 +40,10 @@ export function createLogs(logDir: string, options: { terminal: boolean }): Logs
     maxLength: LOG_BUFFER_BYTES_MAX,
     mkdir: true,
   });
+  let open = false;
+  file.once('ready', () => {
+    open = true;
+  });
   scheduleDailyReopen(file, logDir);
   // A quiet minute must not leave lines sitting in the buffer: flush at least once a second.
   setInterval(() => file.flush(), LOG_FLUSH_INTERVAL_MS).unref();
@@ -54,7 +58,11 @@ export function createLogs(logDir: string, options: { terminal: boolean }): Logs
   return {
     logger: pino(base, pino.multistream(streams)),
     orderLog: pino(base, file),
-    flush: () => file.flushSync(),
+    // Before the file is open there is nothing to flush: the pending open writes the buffer itself
+    // and keeps the process alive until it has.
+    flush: () => {
+      if (open) file.flushSync();
+    },
   };
 }
 
@@ -65,8 +73,6 @@ function scheduleDailyReopen(file: ReturnType<typeof pino.destination>, logDir: 
     () => {
       file.reopen(dailyLogPath(logDir, new Date(midnight + 1)));
       scheduleDailyReopen(file, logDir);
-      // A quiet minute must not leave lines sitting in the buffer: flush at least once a second.
-      setInterval(() => file.flush(), LOG_FLUSH_INTERVAL_MS).unref();
     },
     midnight - now.getTime() + 5,
   ).unref();
