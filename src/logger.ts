@@ -18,7 +18,7 @@ export interface Logs {
   /** Lifecycle and faults: the file and the terminal. */
   readonly logger: Logger;
   /** One line per order: the file only. */
-  readonly orderLog: Logger;
+  readonly logOrder: (line: OrderLine) => void;
   flush(): void;
 }
 
@@ -26,6 +26,39 @@ const redact = {
   paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'token'],
   censor: '[redacted]',
 };
+
+export interface OrderLine {
+  readonly orderId: number;
+  readonly strategy: string;
+  readonly instrument: string;
+  readonly side: string;
+  readonly clientOrderId: string | null;
+  readonly status: string;
+  readonly reason: string | null;
+  readonly fills: number;
+  readonly denials: number;
+  readonly replayed: boolean;
+  readonly latencyMs: number;
+}
+
+/**
+ * The per-order line, in pino's format, joined from pieces instead of serialised by pino: it is written
+ * for every order, and pino's generic serialiser cost a fifth of the throughput.
+ */
+function orderLineWriter(file: ReturnType<typeof pino.destination>): (line: OrderLine) => void {
+  const head = `{"level":30,"time":"`;
+  const pid = `","pid":${process.pid},"msg":"order","order_id":`;
+  return (line) => {
+    let text = `${head}${new Date().toISOString()}${pid}${line.orderId},"strategy":${JSON.stringify(line.strategy)}`;
+    text += `,"instrument":${JSON.stringify(line.instrument)},"position":"${line.side}"`;
+    if (line.clientOrderId !== null) text += `,"client_order_id":${JSON.stringify(line.clientOrderId)}`;
+    text += `,"status":"${line.status}"`;
+    if (line.reason !== null) text += `,"reason":"${line.reason}"`;
+    text += `,"fills":${line.fills},"denials":${line.denials}`;
+    if (line.replayed) text += ',"replayed":true';
+    file.write(`${text},"latency_ms":${line.latencyMs}}\n`);
+  };
+}
 
 export function dailyLogPath(logDir: string, now: Date): string {
   return join(logDir, `log_${now.toISOString().slice(0, 10)}.log`);
@@ -57,7 +90,7 @@ export function createLogs(logDir: string, options: { terminal: boolean }): Logs
   const base = { base: { pid: process.pid }, redact, timestamp: pino.stdTimeFunctions.isoTime };
   return {
     logger: pino(base, pino.multistream(streams)),
-    orderLog: pino(base, file),
+    logOrder: orderLineWriter(file),
     // Before the file is open there is nothing to flush: the pending open writes the buffer itself
     // and keeps the process alive until it has.
     flush: () => {

@@ -60,7 +60,7 @@ export async function runServe(argv: string[]): Promise<number> {
 async function serve(config: Config, logs: Logs): Promise<number> {
   const { logger } = logs;
   const signal = nextSignal();
-  let profile: Profile;
+  let profile: { profile: Profile; text: string };
   try {
     profile = await loadProfile(config, logs);
   } catch (error) {
@@ -70,7 +70,12 @@ async function serve(config: Config, logs: Logs): Promise<number> {
   }
   let store: Awaited<ReturnType<typeof openSqliteStore>>;
   try {
-    store = await openSqliteStore({ path: config.database.path, profile, logger });
+    store = await openSqliteStore({
+      path: config.database.path,
+      profile: profile.profile,
+      profileText: profile.text,
+      logger,
+    });
   } catch (error) {
     logger.error(`cannot open the database: ${describeOpenFailure(config.database.path, error)}`);
     return 1;
@@ -78,7 +83,7 @@ async function serve(config: Config, logs: Logs): Promise<number> {
   const version = readVersion();
   let draining = false;
   const app = await buildApp({
-    gate: createGate(store, logs.orderLog),
+    gate: createGate(store, logs.logOrder),
     store,
     logger,
     version,
@@ -98,7 +103,7 @@ async function serve(config: Config, logs: Logs): Promise<number> {
       port,
       host: config.host,
       store: config.databaseUrl,
-      users: profile.length,
+      users: profile.profile.length,
       openPositions: store.openPositions,
       version,
     },
@@ -116,7 +121,7 @@ async function serve(config: Config, logs: Logs): Promise<number> {
   return 0;
 }
 
-async function loadProfile(config: Config, logs: Logs): Promise<Profile> {
+async function loadProfile(config: Config, logs: Logs): Promise<{ profile: Profile; text: string }> {
   if (!existsSync(config.profilePath)) {
     const universe = parseUniverse(await readFile(config.universePath, 'utf8'), config.universePath);
     const seed = Math.floor(Math.random() * 2 ** 31);
@@ -132,7 +137,7 @@ async function loadProfile(config: Config, logs: Logs): Promise<Profile> {
   } catch (error) {
     throw new ProfileError(`${config.profilePath}: cannot read it (${(error as Error).message})`);
   }
-  return parseProfile(text, config.profilePath);
+  return { profile: parseProfile(text, config.profilePath), text };
 }
 
 /**

@@ -95,14 +95,3 @@ export function indexSubscriptions(profile: Profile, userIdOf: (user: string) =>
   }
   return index;
 }
-
-/** The profile back in the seed's format, as canonical JSON text: the same profile, the same text. */
-export function serializeProfile(profile: Profile): string {
-  const users: Record<string, Record<string, readonly string[]>> = {};
-  for (const { user, subscriptions } of profile) {
-    const strategies: Record<string, readonly string[]> = {};
-    for (const { strategy, instruments } of subscriptions) strategies[strategy] = instruments;
-    users[user] = strategies;
-  }
-  return JSON.stringify(users);
-}

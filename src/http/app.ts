@@ -66,16 +66,18 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       services.logger.warn({ error: body.error, method: request.method, url: request.url }, body.message);
     return reply.code(status).send(body);
   });
-  app.addHook('onSend', async (_request, reply) => {
+  // Callback hooks, not async ones: they run on every request, and a promise each is measurable.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     // While draining, every answer closes its connection so that keep-alive clients let go.
     if (services.draining()) reply.header('connection', 'close');
+    done(null, payload);
   });
-  app.addHook('onRequest', async (request) => {
-    if (!services.draining()) return;
-    if (request.url === '/health') throw new HttpError('NOT_READY', 'the server is draining before it stops');
-    throw new HttpError(
-      'SHUTTING_DOWN',
-      'the server is draining before it stops; the request was not applied',
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!services.draining()) return done();
+    if (request.url === '/health')
+      return done(new HttpError('NOT_READY', 'the server is draining before it stops'));
+    done(
+      new HttpError('SHUTTING_DOWN', 'the server is draining before it stops; the request was not applied'),
     );
   });
   app.setNotFoundHandler((request, reply) =>

@@ -1,10 +1,10 @@
 // Stores the users and subscriptions in force beside the book, and every version of the profile
-// with the first order it applied to. Rewritten only when the profile changed (its SHA-256 is
-// compared with the latest version's), so a restart with 100,000 users costs no writes.
+// file (its text, as it was) with the first order it applied to. Rewritten only when the file changed
+// (its SHA-256 is compared with the latest version's), so a restart with 100,000 users writes nothing.
 
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { type Profile, serializeProfile } from '../../domain/profile.js';
+import type { Profile } from '../../domain/profile.js';
 
 export interface Users {
   readonly idOf: ReadonlyMap<string, number>;
@@ -20,8 +20,12 @@ export interface ProfileVersion {
 }
 
 /** Returns the new version's number when the stored profile was replaced, else null. */
-export function syncProfile(db: Database.Database, profile: Profile, nowMs: number): number | null {
-  const text = serializeProfile(profile);
+export function syncProfile(
+  db: Database.Database,
+  profile: Profile,
+  text: string,
+  nowMs: number,
+): number | null {
   const digest = createHash('sha256').update(text).digest('hex');
   const latest = db
     .prepare('SELECT sha256 FROM profile_versions ORDER BY version DESC LIMIT 1')

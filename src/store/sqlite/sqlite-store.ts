@@ -53,6 +53,8 @@ const OUTCOME_UNKNOWN =
 export interface SqliteStoreOptions {
   readonly path: string;
   readonly profile: Profile;
+  /** The profile file's text: stored as a version when it differs from the last one. */
+  readonly profileText: string;
   readonly logger: Logger;
 }
 
@@ -71,7 +73,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   try {
     const schema = migrate(db, options.path);
     if (schema.from !== schema.to) options.logger.info({ schema }, 'database schema migrated');
-    const version = syncProfile(db, options.profile, Date.now());
+    const version = syncProfile(db, options.profile, options.profileText, Date.now());
     if (version !== null) {
       options.logger.info(
         { users: options.profile.length, version },
