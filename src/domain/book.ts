@@ -45,6 +45,23 @@ export class OpenBook {
     if (holders.size === 0) this.#books.delete(key);
   }
 
+  /**
+   * Loads the positions of one (strategy, instrument) in bulk, from flat columns: a restart loads
+   * 400,000 positions, and one row object or key string per position is what it cannot afford.
+   */
+  load(strategy: string, instrument: string, rows: readonly (readonly [UserId, number, number])[]): void {
+    const key = positionKey(strategy, instrument);
+    let holdings = this.#books.get(key);
+    if (holdings === undefined) {
+      holdings = { strategy, instrument, holders: new Map() };
+      this.#books.set(key, holdings);
+    }
+    for (const [userId, orderId, openedAtMs] of rows) {
+      if (!holdings.holders.has(userId)) this.#size++;
+      holdings.holders.set(userId, { orderId, openedAtMs });
+    }
+  }
+
   /** Applies a decision made by decide() for an order with this id, received at nowMs. */
   apply(strategy: string, instrument: string, decision: Decision, orderId: number, nowMs: number): void {
     for (const fill of decision.fills) {

@@ -330,12 +330,15 @@ export class SqliteStore implements Store {
 
   #reloadBook(): void {
     this.#book.clear();
-    const rows = this.#db
-      .prepare('SELECT strategy, instrument, user_id, order_id, opened_at_ms FROM positions')
-      .raw()
-      .iterate() as Iterable<[string, string, number, number, number]>;
-    for (const [strategy, instrument, userId, orderId, openedAtMs] of rows) {
-      this.#book.open(strategy, instrument, userId, { orderId, openedAtMs });
+    const books = this.#db.prepare('SELECT DISTINCT strategy, instrument FROM positions').raw().all() as [
+      string,
+      string,
+    ][];
+    const holders = this.#db
+      .prepare('SELECT user_id, order_id, opened_at_ms FROM positions WHERE strategy = ? AND instrument = ?')
+      .raw();
+    for (const [strategy, instrument] of books) {
+      this.#book.load(strategy, instrument, holders.all(strategy, instrument) as [number, number, number][]);
     }
     const last = this.#db.prepare('SELECT max(order_id) FROM orders').pluck().get() as number | null;
     this.#nextOrderId = (last ?? 0) + 1;
