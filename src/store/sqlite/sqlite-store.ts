@@ -101,6 +101,8 @@ export class SqliteStore implements Store {
   #users: Users;
   #subscriptions: SubscriptionIndex;
   #worker: Worker | null = null;
+  /** Checkpoints the WAL on its own connection, off the commit path. */
+  #checkpointer: Worker | null = null;
   #state: State = 'starting';
   #stateDetail: string | undefined;
   #nextOrderId = 1;
@@ -132,6 +134,12 @@ export class SqliteStore implements Store {
     this.#reloadBook();
     this.#warnOfCloseOnlyPositions();
     await this.#spawnWriter();
+    this.#checkpointer = new Worker(new URL('./checkpointer-worker.js', import.meta.url), {
+      workerData: { path: this.#path },
+    });
+    this.#checkpointer.on('error', (error) =>
+      this.#logger.warn({ err: error }, 'checkpointer thread failed'),
+    );
     this.#state = 'ready';
   }
 
@@ -442,7 +450,13 @@ export class SqliteStore implements Store {
       this.#send({ type: 'close' });
       await closed;
     }
+    if (this.#checkpointer !== null) {
+      const stopped = new Promise((resolve) => this.#checkpointer!.once('exit', resolve));
+      this.#checkpointer.postMessage('close');
+      await stopped;
+    }
     this.#state = 'closed';
+    // The last connection to close checkpoints the whole WAL and removes it.
     this.#db.close();
   }
 }

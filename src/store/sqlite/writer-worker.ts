@@ -8,8 +8,6 @@ import type Database from 'better-sqlite3';
 import { openConnection } from './connection.js';
 import type { FromWriter, OrderWrite, ToWriter, WriterData } from './writer-protocol.js';
 
-const CHECKPOINT_EVERY_COMMITS = 200;
-
 const port = parentPort!;
 const { path } = workerData as WriterData;
 
@@ -21,7 +19,6 @@ let queue: { batch: number; orders: readonly OrderWrite[] }[] = [];
 let flushScheduled = false;
 /** After a failed commit, every batch is refused until the main thread has rebuilt its book. */
 let failure: { code: string; message: string } | null = null;
-let commitsSinceCheckpoint = 0;
 
 function prepare(connection: Database.Database) {
   connection.pragma('wal_autocheckpoint = 0');
@@ -105,17 +102,6 @@ function flush(): void {
     return post({ type: 'failed', batches, ...failure, certain: reopenWithEmptyWal() });
   }
   post({ type: 'committed', batches });
-  // After the answer is on its way: keep checkpoints off the answer path.
-  if (++commitsSinceCheckpoint >= CHECKPOINT_EVERY_COMMITS) checkpoint();
-}
-
-function checkpoint(): void {
-  commitsSinceCheckpoint = 0;
-  try {
-    db.pragma('wal_checkpoint(PASSIVE)');
-  } catch {
-    // A failed checkpoint loses nothing: the WAL still holds every commit; the next one retries.
-  }
 }
 
 function reset(): void {
@@ -188,7 +174,6 @@ port.on('message', (message: ToWriter) => {
     reset();
   } else {
     flush();
-    checkpoint();
     db.close();
     post({ type: 'closed' });
     port.close();
