@@ -47,7 +47,7 @@ async function check(path: string, json: boolean): Promise<number> {
     console.log(
       `check ${path}: integrity ${report.integrity}; schema ${report.schemaVersion}; ` +
         `${report.orders} orders replayed over ${report.profileVersions} profile versions; ` +
-        `${report.decisions} per-user decisions; ${report.openPositions} open positions; ${report.trades} trades; ` +
+        `${report.fills} fills and ${report.denials} denials reproduced; ${report.openPositions} open positions; ${report.trades} trades; ` +
         `mismatches: ${report.mismatches} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
     );
   }

@@ -1,5 +1,5 @@
 // The closed list of reasons an order is denied, per user and per order. Stable, append-only:
-// a code's number is stored in the database and never reused. Listed in the order they are checked;
+// a code and its number are never reused or renumbered. Listed in the order they are checked;
 // the first that applies wins. test/domain/reasons.test.ts keeps README.md's table in sync.
 
 export interface ReasonInfo {
@@ -8,7 +8,7 @@ export interface ReasonInfo {
   readonly description: string;
 }
 
-/** Why an order was denied for one user. Number 0 in the database means "filled". */
+/** Why an order was denied for one user. */
 export const USER_REASONS = [
   {
     code: 'INSTRUMENT_NOT_IN_STRATEGY',
@@ -46,16 +46,3 @@ export const ORDER_REASONS = [
 
 export type UserReason = (typeof USER_REASONS)[number]['code'];
 export type OrderReason = (typeof ORDER_REASONS)[number]['code'];
-
-export const FILLED = 0;
-
-const userReasonByNumber = new Map<number, UserReason>(USER_REASONS.map((r) => [r.number, r.code]));
-const userReasonNumber = new Map<UserReason, number>(USER_REASONS.map((r) => [r.code, r.number]));
-
-export function userReasonToNumber(reason: UserReason): number {
-  return userReasonNumber.get(reason)!;
-}
-
-export function userReasonFromNumber(number: number): UserReason | undefined {
-  return userReasonByNumber.get(number);
-}

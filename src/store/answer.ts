@@ -25,12 +25,17 @@ export function renderAnswer(
     `,"received_at":"${new Date(head.receivedAtMs).toISOString()}","accepted":[`,
   ];
   let first = true;
+  // A SELL that closes a fan-out BUY closes thousands of positions opened at the same instant.
+  let openedAtMs = Number.NaN;
+  let openedAt = '';
   for (const fill of decision.fills) {
     parts.push(first ? '{"user":' : ',{"user":', nameJsonOf(fill.userId));
     if (fill.closes !== null) {
-      parts.push(
-        `,"buy_order_id":${fill.closes.orderId},"opened_at":"${new Date(fill.closes.openedAtMs).toISOString()}"`,
-      );
+      if (fill.closes.openedAtMs !== openedAtMs) {
+        openedAtMs = fill.closes.openedAtMs;
+        openedAt = new Date(openedAtMs).toISOString();
+      }
+      parts.push(`,"buy_order_id":${fill.closes.orderId},"opened_at":"${openedAt}"`);
     }
     parts.push('}');
     first = false;

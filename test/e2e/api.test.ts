@@ -46,12 +46,16 @@ test('the log, positions and trades filter and page as documented', async (t) =>
 
   const ids = async (query: string) =>
     (await get(`${server.url}/orders?${query}`)).body.orders.map((o: any) => o.order_id);
-  assert.deepEqual(await ids('user=Bob'), [1, 2, 4], 'orders that decided for Bob, accepted or rejected');
+  assert.deepEqual(
+    await ids('user=Bob'),
+    [1, 4],
+    'orders applied for Bob: his open BUYs and both sides of his trades',
+  );
   assert.deepEqual(await ids('user=Cy'), [3, 6]);
   assert.deepEqual(
-    await ids('user=Ann&status=ACCEPTED&strategy=S2'),
-    [3, 6],
-    "status is the order's, not the user's",
+    await ids('user=Ann&strategy=S2'),
+    [3],
+    'order 6 was denied for Ann: in its rejected list only',
   );
   assert.deepEqual(await ids('strategy=S1&instrument=ACC'), [1, 4]);
   assert.deepEqual(await ids('status=REJECTED'), [5]);

@@ -35,7 +35,7 @@ test('ordergate check replays a healthy log with no mismatch, beside a running s
   const result = await runCli(['check', '--database-url', `sqlite:${server.dbPath}`]);
   assert.equal(result.code, 0, result.stdout + result.stderr);
   assert.match(result.stdout, /integrity ok; schema \d+; 6 orders replayed over 1 profile versions/);
-  assert.match(result.stdout, /12 per-user decisions; 6 open positions; 2 trades; mismatches: 0/);
+  assert.match(result.stdout, /10 fills and 2 denials reproduced; 6 open positions; 2 trades; mismatches: 0/);
 });
 
 test('ordergate check finds a book that the log does not explain, and exits 1', async (t) => {

@@ -53,6 +53,12 @@ const MIGRATIONS: readonly string[] = [
     profile TEXT NOT NULL
   );
   `,
+  // Per-user decision rows doubled the writes of every order and, keyed by user, touched one page per
+  // user of a fan-out: at 100,000 users the cost grew with history. Each order's answer holds every
+  // user's verdict; the per-user view of the log uses the fills, which positions and trades record.
+  `
+  DROP TABLE decisions;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

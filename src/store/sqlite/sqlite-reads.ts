@@ -18,17 +18,17 @@ export class SqliteReads {
     if (query.user !== undefined && userId === undefined) return [];
     const where = ['o.order_id > ?'];
     const args: unknown[] = [query.after];
-    let from = 'orders o';
     if (userId !== undefined) {
-      from = 'decisions d JOIN orders o ON o.order_id = d.order_id';
-      where[0] = 'd.user_id = ? AND d.order_id > ?';
-      args.unshift(userId);
+      // The orders applied for this user: the BUYs of its open positions and both sides of its trades.
+      where.push(`o.order_id IN (SELECT order_id FROM positions WHERE user_id = ?
+        UNION ALL SELECT buy_order_id FROM trades WHERE user_id = ?
+        UNION ALL SELECT sell_order_id FROM trades WHERE user_id = ?)`);
+      args.push(userId, userId, userId);
     }
     filter(where, args, 'o.strategy', query.strategy);
     filter(where, args, 'o.instrument', query.instrument);
     filter(where, args, 'o.status', query.status);
-    const order = userId === undefined ? 'o.order_id' : 'd.order_id';
-    const sql = `SELECT o.order_id, o.answer FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ?`;
+    const sql = `SELECT o.order_id, o.answer FROM orders o WHERE ${where.join(' AND ')} ORDER BY o.order_id LIMIT ?`;
     const rows = this.#statement(sql)
       .raw()
       .all(...args, query.limit) as [number, string][];

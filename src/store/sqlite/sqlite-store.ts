@@ -17,7 +17,6 @@ import {
   type SubscriptionIndex,
   type UserProfile,
 } from '../../domain/profile.js';
-import { userReasonToNumber } from '../../domain/reasons.js';
 import { type Decision, decide } from '../../domain/rules.js';
 import { renderAnswer } from '../answer.js';
 import {
@@ -474,8 +473,6 @@ function toWrite(
     if (fill.closes === null) opened.push(fill.userId);
     else closed.push(fill.userId, fill.closes.orderId, fill.closes.openedAtMs);
   }
-  const denied: number[] = [];
-  for (const denial of decision.denials) denied.push(denial.userId, userReasonToNumber(denial.reason));
   assert.ok(orderId > 0);
   return {
     orderId,
@@ -489,7 +486,6 @@ function toWrite(
     answer,
     opened,
     closed,
-    denied,
   };
 }
 

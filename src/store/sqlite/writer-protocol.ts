@@ -16,8 +16,6 @@ export interface OrderWrite {
   readonly opened: readonly number[];
   /** SELL: flattened triples [userId, buyOrderId, openedAtMs, …] of the positions it closes. */
   readonly closed: readonly number[];
-  /** Flattened pairs [userId, reasonNumber, …] of the users it was denied for. */
-  readonly denied: readonly number[];
 }
 
 export type ToWriter =

@@ -27,7 +27,6 @@ function prepare(connection: Database.Database) {
       `INSERT INTO orders (order_id, client_order_id, strategy, instrument, side, status, reason, received_at_ms, answer)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    decision: connection.prepare('INSERT INTO decisions (user_id, order_id, verdict) VALUES (?, ?, ?)'),
     open: connection.prepare(
       'INSERT INTO positions (strategy, instrument, user_id, order_id, opened_at_ms) VALUES (?, ?, ?, ?, ?)',
     ),
@@ -56,12 +55,10 @@ function writeOrder(o: OrderWrite): void {
     o.answer,
   );
   for (const userId of o.opened) {
-    s.decision.run(userId, o.orderId, 0);
     s.open.run(o.strategy, o.instrument, userId, o.orderId, o.receivedAtMs);
   }
   for (let i = 0; i < o.closed.length; i += 3) {
     const userId = o.closed[i]!;
-    s.decision.run(userId, o.orderId, 0);
     const removed = s.close.run(o.strategy, o.instrument, userId).changes;
     if (removed !== 1)
       throw new Error(`book and database disagree: no open position to close for user ${userId}`);
@@ -75,7 +72,6 @@ function writeOrder(o: OrderWrite): void {
       o.receivedAtMs,
     );
   }
-  for (let i = 0; i < o.denied.length; i += 2) s.decision.run(o.denied[i], o.orderId, o.denied[i + 1]);
 }
 
 function flush(): void {
