@@ -99,7 +99,7 @@ test('decide() and the open book agree with the model on random profiles and ord
         assert.equal(book.size, open.size, 'the book holds exactly the open positions');
       });
     }),
-    { numRuns: 3000 },
+    { numRuns: 3000, ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}) },
   );
 });
 
