@@ -92,10 +92,15 @@ function flush(): void {
     statements.commitAll(taken.flatMap((entry) => entry.orders));
   } catch (error) {
     failure = describe(error);
-    // A commit can fail after its frames reached the WAL (a failed fsync): hidden from every reader,
-    // but a crash before they are overwritten would replay them at the next start. Only once they are
-    // erased is "not applied" certain; otherwise the answer must say the outcome is unknown.
-    return post({ type: 'failed', batches, ...failure, certain: reopenWithEmptyWal() });
+    // After an I/O error a commit's frames may have reached the WAL (a failed fsync): hidden from every
+    // reader, but a crash before they are overwritten would replay them at the next start, so they are
+    // erased at once if possible, and again before recovery. After a failed fsync even the erasure
+    // cannot be made durable (a power cut could undo it): that answer says the outcome is unknown.
+    // Other failures (busy, full, constraint) stop before a complete commit frame is written.
+    const erased = reopenWithEmptyWal();
+    const io = failure.code.startsWith('SQLITE_IOERR');
+    const certain = !io || (erased && failure.code !== 'SQLITE_IOERR_FSYNC');
+    return post({ type: 'failed', batches, ...failure, certain });
   }
   post({ type: 'committed', batches });
 }
