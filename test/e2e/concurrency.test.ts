@@ -1,63 +1,32 @@
 // Concurrency against a real server (issue 3, point 8): bursts of identical orders open and close each
-// user's position exactly once; a BUY/SELL storm from 32 clients replays, in order_id order, on a small
-// independent model to the same verdicts and the same open positions; concurrent retries of one
-// client_order_id make one order. The storm's seed is printed; STORM_SEED=<seed> replays its orders.
+// user's position exactly once; a BUY/SELL storm from 32 clients replays, in order_id order, on the
+// independent model (test/helpers/model.ts) to the same verdicts and the same open positions;
+// concurrent retries of one client_order_id make one order. The storm's seed is printed;
+// STORM_SEED=<seed> replays its orders.
 
 import assert from 'node:assert/strict';
 import test from 'node:test';
+import { byUser, Model, positionKey } from '../helpers/model.js';
+import { pick, prng } from '../helpers/random.js';
 import { type Server, startServer } from '../helpers/server.js';
-
-type Profile = Record<string, Record<string, string[]>>;
-type Side = 'BUY' | 'SELL';
-
-interface OrderRequest {
-  readonly strategy: string;
-  readonly instrument: string;
-  readonly position: Side;
-}
-
-interface Fill {
-  readonly user: string;
-  readonly buy_order_id?: number;
-}
-
-interface Denial {
-  readonly user: string;
-  readonly reason: string;
-}
-
-interface LoggedOrder extends OrderRequest {
-  readonly order_id: number;
-  readonly status: 'ACCEPTED' | 'REJECTED';
-  readonly reason: string | null;
-  readonly client_order_id: string | null;
-  readonly accepted: readonly Fill[];
-  readonly rejected: readonly Denial[];
-}
-
-interface Position {
-  readonly user: string;
-  readonly strategy: string;
-  readonly instrument: string;
-  readonly order_id: number;
-}
-
-interface Trade {
-  readonly user: string;
-  readonly strategy: string;
-  readonly instrument: string;
-  readonly buy_order_id: number;
-  readonly sell_order_id: number;
-}
+import {
+  type Fill,
+  type LoggedOrder,
+  type OrderRequest,
+  type Position,
+  type Profile,
+  postOrder,
+  readLog,
+  readPositions,
+  readTrades,
+  type Side,
+} from '../helpers/wire.js';
 
 interface Answer {
   readonly status: number;
   readonly replayed: boolean;
   readonly body: Record<string, unknown>;
 }
-
-const REQUEST_TIMEOUT_MS = 10_000;
-const PAGE_LIMIT = 1000;
 
 /** 50 users who all trade S_ALL, and two of another strategy that also trades ACC. */
 const TRADERS = Array.from({ length: 50 }, (_, i) => `Trader ${String(i + 1).padStart(2, '0')}`);
@@ -83,18 +52,14 @@ async function place(
         ...order,
         ...(options.clientOrderId === undefined ? {} : { client_order_id: options.clientOrderId }),
       };
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
-  const response = await fetch(`${server.url}${options.seedFormat ? '/create_order' : '/orders'}`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  const reply = await postOrder(server, body, {
+    path: options.seedFormat ? '/create_order' : '/orders',
+    headers: options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey },
   });
   return {
-    status: response.status,
-    replayed: response.headers.get('idempotent-replayed') === 'true',
-    body: (await response.json()) as Record<string, unknown>,
+    status: reply.status,
+    replayed: reply.replayed,
+    body: JSON.parse(reply.text) as Record<string, unknown>,
   };
 }
 
@@ -105,56 +70,6 @@ function asLogged(answer: Answer): LoggedOrder {
   return order as unknown as LoggedOrder;
 }
 
-async function getJson<T>(server: Server, path: string): Promise<T> {
-  const response = await fetch(server.url + path, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  const text = await response.text();
-  assert.equal(response.status, 200, `GET ${path}: ${text}`);
-  return JSON.parse(text) as T;
-}
-
-/** The whole order log (or the part a query selects), paged; order_ids strictly increase across pages. */
-async function readLog(server: Server, query = ''): Promise<LoggedOrder[]> {
-  const log: LoggedOrder[] = [];
-  let after = 0;
-  for (;;) {
-    const page = await getJson<{ orders: LoggedOrder[]; next_after: number | null }>(
-      server,
-      `/orders?limit=${PAGE_LIMIT}&after=${after}${query}`,
-    );
-    for (const entry of page.orders) {
-      assert.ok(entry.order_id > after, `order_id ${entry.order_id} after ${after}: not increasing`);
-      after = entry.order_id;
-      log.push(entry);
-    }
-    if (page.next_after === null) return log;
-  }
-}
-
-async function readTrades(server: Server, query = ''): Promise<Trade[]> {
-  const trades: Trade[] = [];
-  let after = 0;
-  for (;;) {
-    const page = await getJson<{ trades: (Trade & { trade_id: number })[]; next_after: number | null }>(
-      server,
-      `/trades?limit=${PAGE_LIMIT}&after=${after}${query}`,
-    );
-    trades.push(...page.trades);
-    if (page.next_after === null) return trades;
-    after = page.next_after;
-  }
-}
-
-async function readPositions(server: Server, query = ''): Promise<Position[]> {
-  const { positions } = await getJson<{ positions: Position[] }>(
-    server,
-    `/positions?limit=${PAGE_LIMIT}${query}`,
-  );
-  assert.ok(positions.length < PAGE_LIMIT, 'the positions fit in one page (/positions does not page)');
-  return positions;
-}
-
-const byUser = <T extends { user: string }>(items: readonly T[]) =>
-  [...items].sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0));
 const users = (items: readonly { user: string }[]) => byUser(items).map((item) => item.user);
 
 // ---------------------------------------------------------------------------------------------------
@@ -181,7 +96,7 @@ async function checkLogged(
   placed: readonly LoggedOrder[],
 ): Promise<void> {
   const query = `&strategy=${order.strategy}&instrument=${order.instrument}`;
-  const log = (await readLog(server, query)).filter((entry) => entry.position === order.position);
+  const log = (await readLog(server, { query })).filter((entry) => entry.position === order.position);
   const fields = ({ order_id, status, reason, position, accepted, rejected }: LoggedOrder) => ({
     order_id,
     status,
@@ -191,6 +106,21 @@ async function checkLogged(
     rejected: byUser(rejected),
   });
   assert.deepEqual(log.map(fields), placed.map(fields));
+}
+
+/** The burst's other orders each are REJECTED (NO_USER_ELIGIBLE), with `reason` for every trader. */
+function assertRejectedForEach(others: readonly LoggedOrder[], reason: string): void {
+  for (const other of others) {
+    const where = `order ${other.order_id}`;
+    assert.equal(other.status, 'REJECTED', where);
+    assert.equal(other.reason, 'NO_USER_ELIGIBLE', where);
+    assert.deepEqual(other.accepted, [], where);
+    assert.deepEqual(
+      byUser(other.rejected),
+      TRADERS.map((user) => ({ user, reason })),
+      where,
+    );
+  }
 }
 
 test('200 concurrent identical BUYs, then 200 SELLs, for one strategy and instrument of 50 users: each position opens once and closes once', {
@@ -211,17 +141,7 @@ test('200 concurrent identical BUYs, then 200 SELLs, for one strategy and instru
       assert.deepEqual(users(first.accepted), TRADERS, 'every user of S_ALL once, and only them');
       assert.deepEqual(first.rejected, []);
       buyOrderId = first.order_id;
-      for (const other of others) {
-        const where = `order ${other.order_id}`;
-        assert.equal(other.status, 'REJECTED', where);
-        assert.equal(other.reason, 'NO_USER_ELIGIBLE', where);
-        assert.deepEqual(other.accepted, [], where);
-        assert.deepEqual(
-          byUser(other.rejected),
-          TRADERS.map((user) => ({ user, reason: 'POSITION_ALREADY_OPEN' })),
-          where,
-        );
-      }
+      assertRejectedForEach(others, 'POSITION_ALREADY_OPEN');
       await checkLogged(server, buy, placed);
     },
   );
@@ -253,17 +173,7 @@ test('200 concurrent identical BUYs, then 200 SELLs, for one strategy and instru
         TRADERS.map((user) => ({ user, buy_order_id: buyOrderId })),
       );
       assert.deepEqual(first.rejected, []);
-      for (const other of others) {
-        const where = `order ${other.order_id}`;
-        assert.equal(other.status, 'REJECTED', where);
-        assert.equal(other.reason, 'NO_USER_ELIGIBLE', where);
-        assert.deepEqual(other.accepted, [], where);
-        assert.deepEqual(
-          byUser(other.rejected),
-          TRADERS.map((user) => ({ user, reason: 'NO_OPEN_POSITION' })),
-          where,
-        );
-      }
+      assertRejectedForEach(others, 'NO_OPEN_POSITION');
       await checkLogged(server, sell, placed);
 
       assert.deepEqual(await readPositions(server), [], 'no position is left open');
@@ -298,22 +208,6 @@ const STORM_CLIENTS = 32;
 /** 5 % of the orders go to S4, which no one trades: REJECTED with STRATEGY_NOT_TRADED, logged all the same. */
 const TRADED_STRATEGIES = ['S1', 'S2', 'S3'];
 const STORM_INSTRUMENTS = ['ACC', 'INFY', 'NTPC', 'TCS', 'WIPRO', 'L&T'];
-
-/** mulberry32: small, seedable, good enough to pick orders. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function pick<T>(random: () => number, items: readonly T[]): T {
-  return items[Math.floor(random() * items.length)]!;
-}
 
 /** k distinct items, in a random order. */
 function sample<T>(random: () => number, items: readonly T[], k: number): T[] {
@@ -368,41 +262,6 @@ async function storm(
   return answered;
 }
 
-const key = (user: string, strategy: string, instrument: string) => `${user}|${strategy}|${instrument}`;
-
-/**
- * The rules from the README, written again independently of src/domain: the users an order concerns
- * are the strategy's subscribers and anyone holding the position. BUY: not in the user's instruments →
- * INSTRUMENT_NOT_IN_STRATEGY, held → POSITION_ALREADY_OPEN, else filled. SELL: held → filled, else not
- * in the instruments → INSTRUMENT_NOT_IN_STRATEGY, else NO_OPEN_POSITION. Applies the fills to `open`.
- */
-function modelDecide(profile: Profile, open: Map<string, number>, order: LoggedOrder) {
-  const accepted: Fill[] = [];
-  const rejected: Denial[] = [];
-  for (const [user, strategies] of Object.entries(profile)) {
-    const instruments = strategies[order.strategy];
-    const held = open.get(key(user, order.strategy, order.instrument));
-    if (instruments === undefined && held === undefined) continue;
-    const traded = instruments?.includes(order.instrument) ?? false;
-    if (order.position === 'BUY') {
-      if (!traded) rejected.push({ user, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
-      else if (held !== undefined) rejected.push({ user, reason: 'POSITION_ALREADY_OPEN' });
-      else accepted.push({ user });
-    } else if (held !== undefined) accepted.push({ user, buy_order_id: held });
-    else if (!traded) rejected.push({ user, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
-    else rejected.push({ user, reason: 'NO_OPEN_POSITION' });
-  }
-  for (const { user } of accepted) {
-    const position = key(user, order.strategy, order.instrument);
-    if (order.position === 'BUY') open.set(position, order.order_id);
-    else open.delete(position);
-  }
-  const concerned = accepted.length + rejected.length;
-  const status = accepted.length > 0 ? 'ACCEPTED' : 'REJECTED';
-  const reason = accepted.length > 0 ? null : concerned === 0 ? 'STRATEGY_NOT_TRADED' : 'NO_USER_ELIGIBLE';
-  return { status, reason, accepted, rejected };
-}
-
 const fillsOf = (fills: readonly Fill[]) =>
   byUser(fills).map(({ user, buy_order_id }) => ({ user, buy_order_id }));
 
@@ -429,13 +288,13 @@ test(`a storm of ${STORM_ORDERS} BUYs and SELLs from ${STORM_CLIENTS} concurrent
     for (const entry of log) assert.deepEqual(entry, byId.get(entry.order_id), `order ${entry.order_id}`);
   });
 
-  const open = new Map<string, number>();
+  const model = new Model(profile);
   await t.test(
     'replayed in order_id order on the model, every logged verdict equals the verdict of the model',
     () => {
       const tally = new Map<string, number>();
       for (const entry of log) {
-        const expected = modelDecide(profile, open, entry);
+        const expected = model.apply(entry);
         const where = `order ${entry.order_id} (${entry.position} ${entry.strategy} ${entry.instrument})`;
         assert.equal(entry.status, expected.status, where);
         assert.equal(entry.reason, expected.reason, where);
@@ -466,7 +325,10 @@ test(`a storm of ${STORM_ORDERS} BUYs and SELLs from ${STORM_CLIENTS} concurrent
     'GET /positions equals the open positions of the model, and GET /trades its closed round trips',
     async () => {
       const positions = await readPositions(server);
-      const served = new Map(positions.map((p) => [key(p.user, p.strategy, p.instrument), p.order_id]));
+      const keyed = (listed: readonly Position[]) =>
+        new Map(listed.map((p) => [positionKey(p.user, p.strategy, p.instrument), p.order_id]));
+      const served = keyed(positions);
+      const open = keyed(model.positions());
       assert.equal(served.size, positions.length, 'one position per user, strategy and instrument');
       assert.deepEqual(served, open);
       t.diagnostic(`${open.size} positions open at the end`);

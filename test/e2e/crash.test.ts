@@ -2,9 +2,9 @@
 // which is killed with SIGKILL at a seeded random moment (after a random number of acknowledged orders,
 // or a random delay), restarted on the same database, and checked, for several cycles:
 //  (a) every acknowledged order is in the log exactly as it was answered;
-//  (b) replaying the whole log in order_id order from an empty book, on an independent model written
-//      from the README's rules, reproduces every logged decision, exactly the open positions and the
-//      closed trades; and `ordergate check` agrees, run beside the restarted server;
+//  (b) replaying the whole log in order_id order from an empty book, on the independent model written
+//      from the README's rules (test/helpers/model.ts), reproduces every logged decision, exactly the
+//      open positions and the closed trades; and `ordergate check` agrees, run beside the restarted server;
 //  (c) a retry of acknowledged orders (by client_order_id) returns the same answer and applies
 //      nothing; a retry of an order left unanswered by the kill resolves it (the logged answer if it
 //      was committed, else a fresh placement).
@@ -13,10 +13,22 @@
 
 import assert from 'node:assert/strict';
 import test, { type TestContext } from 'node:test';
+import { byUser, replay } from '../helpers/model.js';
+import { pick, prng } from '../helpers/random.js';
 import { runCli, type Server, startServer } from '../helpers/server.js';
-
-type Profile = Record<string, Record<string, string[]>>;
-type Side = 'BUY' | 'SELL';
+import {
+  type ClientOrder,
+  type Fill,
+  type LoggedOrder,
+  type Position,
+  type Profile,
+  postOrder,
+  type Reply,
+  readLog,
+  readPositions,
+  readTrades,
+  type Trade,
+} from '../helpers/wire.js';
 
 function intFromEnv(name: string, fallback: number, min: number, max: number): number {
   const text = process.env[name];
@@ -41,9 +53,7 @@ const MAX_ACKS_PER_CYCLE = 5000;
 const ACKED_RETRIES_PER_CYCLE = 20;
 /** Of the orders left unanswered by a kill, up to this many that were logged and as many that were not. */
 const UNANSWERED_RETRIES_PER_KIND = 3;
-const REQUEST_TIMEOUT_MS = 10_000;
 const CHECK_TIMEOUT_MS = 30_000;
-const PAGE_LIMIT = 1000;
 const PROBLEMS_SHOWN_MAX = 30;
 const TEST_TIMEOUT_MS = 30_000 + CYCLES * 20_000;
 
@@ -59,18 +69,6 @@ const UNTRADED_INSTRUMENT = 'BIRLASOFT';
 const ALL_STRATEGIES = [...STRATEGIES, UNTRADED_STRATEGY];
 const USERS = ["Dara O'Neil", 'Ram & Sons', ...Array.from({ length: 22 }, (_, i) => `Trader ${i + 3}`)];
 
-/** mulberry32: small, seedable, good enough to pick orders. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** An independent stream per purpose, so that how many numbers one part draws never shifts another. */
 function stream(label: string): () => number {
   let hash = 0x811c9dc5;
@@ -80,7 +78,6 @@ function stream(label: string): () => number {
 
 const between = (random: () => number, [low, high]: readonly [number, number]) =>
   low + Math.floor(random() * (high - low + 1));
-const pick = <T>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 
 /** count distinct items, in random order. */
 function sample<T>(random: () => number, items: readonly T[], count: number): T[] {
@@ -108,14 +105,7 @@ function makeProfile(random: () => number): Profile {
   );
 }
 
-interface OrderRequest {
-  readonly strategy: string;
-  readonly instrument: string;
-  readonly position: Side;
-  readonly client_order_id: string;
-}
-
-function makeOrder(random: () => number, cycle: number, index: number): OrderRequest {
+function makeOrder(random: () => number, cycle: number, index: number): ClientOrder {
   return {
     strategy: random() < 0.04 ? UNTRADED_STRATEGY : pick(random, STRATEGIES),
     instrument: random() < 0.04 ? UNTRADED_INSTRUMENT : pick(random, INSTRUMENTS),
@@ -125,222 +115,31 @@ function makeOrder(random: () => number, cycle: number, index: number): OrderReq
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The wire.
-
-interface Fill {
-  readonly user: string;
-  readonly buy_order_id?: number;
-  readonly opened_at?: string;
-}
-
-interface Denial {
-  readonly user: string;
-  readonly reason: string;
-}
-
-interface LoggedOrder {
-  readonly order_id: number;
-  readonly status: 'ACCEPTED' | 'REJECTED';
-  readonly reason: string | null;
-  readonly strategy: string;
-  readonly instrument: string;
-  readonly position: Side;
-  readonly client_order_id: string | null;
-  readonly received_at: string;
-  readonly accepted: readonly Fill[];
-  readonly rejected: readonly Denial[];
-}
-
-interface Position {
-  readonly user: string;
-  readonly strategy: string;
-  readonly instrument: string;
-  readonly order_id: number;
-  readonly opened_at: string;
-}
-
-interface Trade {
-  readonly user: string;
-  readonly strategy: string;
-  readonly instrument: string;
-  readonly buy_order_id: number;
-  readonly sell_order_id: number;
-  readonly opened_at: string;
-  readonly closed_at: string;
-}
-
-interface Reply {
-  readonly status: number;
-  readonly replayed: boolean;
-  readonly text: string;
-}
-
-async function postOrder(server: Server, order: OrderRequest): Promise<Reply> {
-  const response = await fetch(`${server.url}/orders`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(order),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  const text = await response.text();
-  return { status: response.status, replayed: response.headers.get('idempotent-replayed') === 'true', text };
-}
-
-async function getJson<T>(server: Server, path: string): Promise<T> {
-  const response = await fetch(server.url + path, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  const text = await response.text();
-  assert.equal(response.status, 200, `GET ${path}: ${text}`);
-  return JSON.parse(text) as T;
-}
-
-/** The log from order_id `after` on, paged; order_ids strictly increase across pages. */
-async function readLog(server: Server, after = 0): Promise<LoggedOrder[]> {
-  const log: LoggedOrder[] = [];
-  for (;;) {
-    const page = await getJson<{ orders: LoggedOrder[]; next_after: number | null }>(
-      server,
-      `/orders?after=${after}&limit=${PAGE_LIMIT}`,
-    );
-    assert.ok(page.orders.length <= PAGE_LIMIT);
-    for (const entry of page.orders) {
-      assert.ok(entry.order_id > after, `order_id ${entry.order_id} follows ${after}: not increasing`);
-      after = entry.order_id;
-      log.push(entry);
-    }
-    if (page.next_after === null) return log;
-    assert.equal(page.next_after, after);
-  }
-}
+// The wire, read per strategy.
 
 /** Every open position, read per strategy (GET /positions has a limit and no cursor). */
-async function readPositions(server: Server): Promise<Position[]> {
+async function readAllPositions(server: Server): Promise<Position[]> {
   const positions: Position[] = [];
+  // 24 users × 8 instruments bound a strategy's positions far below a page.
   for (const strategy of ALL_STRATEGIES) {
-    const page = await getJson<{ positions: Position[] }>(
-      server,
-      `/positions?strategy=${encodeURIComponent(strategy)}&limit=${PAGE_LIMIT}`,
-    );
-    // 24 users × 8 instruments bound a strategy's positions far below a page.
-    assert.ok(page.positions.length < PAGE_LIMIT, `the positions of ${strategy} fit in one page`);
-    positions.push(...page.positions);
+    positions.push(...(await readPositions(server, { query: `&strategy=${encodeURIComponent(strategy)}` })));
   }
   return positions;
 }
 
-/** Every closed trade, paged by trade_id. */
-async function readTrades(server: Server): Promise<Trade[]> {
-  const trades: Trade[] = [];
-  let after = 0;
-  for (;;) {
-    const page = await getJson<{ trades: (Trade & { trade_id: number })[]; next_after: number | null }>(
-      server,
-      `/trades?after=${after}&limit=${PAGE_LIMIT}`,
-    );
-    for (const { trade_id, ...trade } of page.trades) {
-      assert.ok(trade_id > after, `trade_id ${trade_id} follows ${after}: not increasing`);
-      after = trade_id;
-      trades.push(trade);
-    }
-    if (page.next_after === null) return trades;
-    assert.equal(page.next_after, after);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------
-// The independent model: the README's rules, written again without src/domain.
+// Keys for comparing the served book with the model's (the model is test/helpers/model.ts).
 
-const byUser = <T extends { user: string }>(items: readonly T[]) =>
-  [...items].sort((a, b) => (a.user < b.user ? -1 : a.user > b.user ? 1 : 0));
 const positionKey = (p: { user: string; strategy: string; instrument: string }) =>
   JSON.stringify([p.user, p.strategy, p.instrument]);
 const tradeKey = (t: { user: string; sell_order_id: number }) => JSON.stringify([t.sell_order_id, t.user]);
-
-interface Verdict {
-  readonly status: 'ACCEPTED' | 'REJECTED';
-  readonly reason: string | null;
-  readonly accepted: readonly Fill[];
-  readonly rejected: readonly Denial[];
-}
-
-class Model {
-  /** (strategy, instrument) → user → the BUY that opened the position. */
-  readonly #open = new Map<string, Map<string, { orderId: number; openedAt: string }>>();
-  readonly trades: Trade[] = [];
-
-  constructor(private readonly profile: Profile) {}
-
-  /**
-   * A BUY fills every subscriber of the strategy whose profile gives it the instrument and who holds
-   * nothing there; a SELL fills every holder. Every other subscriber is listed with its reason.
-   * Applies the fills and returns the verdict.
-   */
-  apply(order: LoggedOrder): Verdict {
-    const bookKey = JSON.stringify([order.strategy, order.instrument]);
-    const holders = this.#open.get(bookKey) ?? new Map<string, { orderId: number; openedAt: string }>();
-    const accepted: Fill[] = [];
-    const rejected: Denial[] = [];
-    let concerned = 0;
-    for (const [user, strategies] of Object.entries(this.profile)) {
-      const instruments = strategies[order.strategy];
-      const held = holders.get(user);
-      if (instruments === undefined) {
-        if (order.position === 'SELL' && held !== undefined) {
-          concerned += 1;
-          accepted.push({ user, buy_order_id: held.orderId, opened_at: held.openedAt });
-        }
-        continue;
-      }
-      concerned += 1;
-      const traded = instruments.includes(order.instrument);
-      if (order.position === 'BUY') {
-        if (!traded) rejected.push({ user, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
-        else if (held !== undefined) rejected.push({ user, reason: 'POSITION_ALREADY_OPEN' });
-        else accepted.push({ user });
-      } else if (held !== undefined) {
-        accepted.push({ user, buy_order_id: held.orderId, opened_at: held.openedAt });
-      } else if (!traded) rejected.push({ user, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
-      else rejected.push({ user, reason: 'NO_OPEN_POSITION' });
-    }
-    for (const fill of accepted) {
-      if (order.position === 'BUY') {
-        holders.set(fill.user, { orderId: order.order_id, openedAt: order.received_at });
-      } else {
-        holders.delete(fill.user);
-        this.trades.push({
-          user: fill.user,
-          strategy: order.strategy,
-          instrument: order.instrument,
-          buy_order_id: fill.buy_order_id!,
-          sell_order_id: order.order_id,
-          opened_at: fill.opened_at!,
-          closed_at: order.received_at,
-        });
-      }
-    }
-    this.#open.set(bookKey, holders);
-    if (accepted.length > 0) return { status: 'ACCEPTED', reason: null, accepted, rejected };
-    const reason = concerned === 0 ? 'STRATEGY_NOT_TRADED' : 'NO_USER_ELIGIBLE';
-    return { status: 'REJECTED', reason, accepted, rejected };
-  }
-
-  positions(): Position[] {
-    const positions: Position[] = [];
-    for (const [bookKey, holders] of this.#open) {
-      const [strategy, instrument] = JSON.parse(bookKey) as [string, string];
-      for (const [user, held] of holders) {
-        positions.push({ user, strategy, instrument, order_id: held.orderId, opened_at: held.openedAt });
-      }
-    }
-    return positions;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------
 // The run's bookkeeping.
 
 class Ledger {
   /** Every order sent, by client_order_id. */
-  readonly sent = new Map<string, OrderRequest>();
+  readonly sent = new Map<string, ClientOrder>();
   /** Every order answered 200, as answered. */
   readonly acknowledged = new Map<string, LoggedOrder>();
   /** Sent in the current cycle but not answered before the kill. */
@@ -546,9 +345,7 @@ function checkAcknowledged(byClientId: ReadonlyMap<string, LoggedOrder>, ledger:
 
 /** (b): the model replays the whole log to every logged decision, the open positions and the trades. */
 async function checkReplay(server: Server, log: readonly LoggedOrder[], profile: Profile, ledger: Ledger) {
-  const model = new Model(profile);
-  for (const entry of log) {
-    const expected = model.apply(entry);
+  const model = replay(profile, log, (entry, expected) => {
     const logged = {
       status: entry.status,
       reason: entry.reason,
@@ -566,12 +363,12 @@ async function checkReplay(server: Server, log: readonly LoggedOrder[], profile:
         `order ${entry.order_id} is logged ${JSON.stringify(logged)}, the replay gives ${JSON.stringify(replayed)}`,
       );
     }
-  }
+  });
   const expectedPositions = model.positions();
   diffListings(
     ledger,
     'open position',
-    (await readPositions(server)).map(asPosition),
+    (await readAllPositions(server)).map(asPosition),
     expectedPositions,
     positionKey,
   );
@@ -642,7 +439,7 @@ const samePositions = (a: readonly Position[], b: readonly Position[]) =>
  * log (Idempotent-Replayed, the same answer) and change nothing: no new order, the same positions.
  */
 async function retryAcknowledged(server: Server, cycle: number, lastOrderId: number, ledger: Ledger) {
-  const before = await readPositions(server);
+  const before = await readAllPositions(server);
   const chosen = sample(stream(`retries ${cycle}`), [...ledger.acknowledged.keys()], ACKED_RETRIES_PER_CYCLE);
   const replies = await Promise.all(chosen.map((id) => postOrder(server, ledger.sent.get(id)!)));
   chosen.forEach((clientOrderId, i) => {
@@ -664,11 +461,11 @@ async function retryAcknowledged(server: Server, cycle: number, lastOrderId: num
       );
     }
   });
-  for (const entry of await readLog(server, lastOrderId)) {
+  for (const entry of await readLog(server, { after: lastOrderId })) {
     ledger.appliedTwice.add(entry.client_order_id ?? `order ${entry.order_id}`);
     ledger.problem(`retries of acknowledged orders added order ${entry.order_id} (${entry.client_order_id})`);
   }
-  if (!samePositions(before, await readPositions(server))) {
+  if (!samePositions(before, await readAllPositions(server))) {
     ledger.problem('retries of acknowledged orders changed the open positions');
   }
   return chosen.length;
@@ -728,7 +525,7 @@ async function retryUnanswered(
       ledger.acknowledged.set(clientOrderId, answer);
     }
   });
-  const added = await readLog(server, lastOrderId);
+  const added = await readLog(server, { after: lastOrderId });
   for (const entry of added) {
     const answer = entry.client_order_id === null ? undefined : placed.get(entry.client_order_id);
     if (answer === undefined) {

@@ -14,16 +14,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
+import { replay } from '../helpers/model.js';
 import { type Server, startServer } from '../helpers/server.js';
-
-type Profile = Record<string, Record<string, string[]>>;
+import {
+  type ClientOrder,
+  type LoggedOrder,
+  type Profile,
+  postOrder,
+  readLog,
+  readPositions,
+  readTrades,
+} from '../helpers/wire.js';
 
 const TEST_TIMEOUT_MS = 180_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 /** How long the server may take to recover once a fault is gone. */
 const RECOVERY_TIMEOUT_MS = 15_000;
 const POLL_INTERVAL_MS = 100;
-const PAGE_LIMIT = 1000;
+const READ = { timeoutMs: REQUEST_TIMEOUT_MS } as const;
 
 /** Thirty users on one strategy and twenty instruments: every order writes thirty decisions (many pages). */
 const WIDE_USERS = Array.from({ length: 30 }, (_, i) => `Trader ${String(i + 1).padStart(2, '0')}`);
@@ -38,46 +46,6 @@ const SMALL_PROFILE: Profile = {
   'Bilal Khan': { STRATEGY_A: ['GRASIM', 'MINDA'] },
   'Chen Wei': { STRATEGY_A: ['EICHER', 'ACC'], STRATEGY_B: ['MINDA', 'ACC'] },
 };
-
-interface OrderRequest {
-  readonly strategy: string;
-  readonly instrument: string;
-  readonly position: 'BUY' | 'SELL';
-  readonly client_order_id: string;
-}
-
-interface Fill {
-  readonly user: string;
-  readonly buy_order_id?: number;
-  readonly opened_at?: string;
-}
-
-interface LoggedOrder {
-  readonly order_id: number;
-  readonly status: 'ACCEPTED' | 'REJECTED';
-  readonly reason: string | null;
-  readonly strategy: string;
-  readonly instrument: string;
-  readonly position: 'BUY' | 'SELL';
-  readonly client_order_id: string | null;
-  readonly accepted: readonly Fill[];
-  readonly rejected: readonly { readonly user: string; readonly reason: string }[];
-}
-
-interface Position {
-  readonly user: string;
-  readonly strategy: string;
-  readonly instrument: string;
-  readonly order_id: number;
-}
-
-interface Trade {
-  readonly user: string;
-  readonly strategy: string;
-  readonly instrument: string;
-  readonly buy_order_id: number;
-  readonly sell_order_id: number;
-}
 
 interface Answer {
   readonly status: number;
@@ -138,62 +106,15 @@ async function waitFor<T>(
   }
 }
 
-async function place(server: Server, order: OrderRequest): Promise<Answer> {
-  const response = await fetch(`${server.url}/orders`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(order),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  const text = await response.text();
+async function place(server: Server, order: ClientOrder): Promise<Answer> {
+  const { status, text } = await postOrder(server, order, { timeoutMs: REQUEST_TIMEOUT_MS });
   let body: Record<string, any>;
   try {
     body = JSON.parse(text) as Record<string, any>;
   } catch {
     body = { text };
   }
-  return { status: response.status, body };
-}
-
-async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  const text = await response.text();
-  assert.equal(response.status, 200, `GET ${url}: ${response.status} ${text}`);
-  return JSON.parse(text) as T;
-}
-
-async function readLog(server: Server): Promise<LoggedOrder[]> {
-  const log: LoggedOrder[] = [];
-  let after = 0;
-  for (;;) {
-    const page = await getJson<{ orders: LoggedOrder[]; next_after: number | null }>(
-      `${server.url}/orders?after=${after}&limit=${PAGE_LIMIT}`,
-    );
-    log.push(...page.orders);
-    if (page.next_after === null) return log;
-    after = page.next_after;
-  }
-}
-
-async function readPositions(server: Server): Promise<Position[]> {
-  const { positions } = await getJson<{ positions: Position[] }>(
-    `${server.url}/positions?limit=${PAGE_LIMIT}`,
-  );
-  assert.ok(positions.length < PAGE_LIMIT, 'more open positions than one page: raise PAGE_LIMIT');
-  return positions;
-}
-
-async function readTrades(server: Server): Promise<Trade[]> {
-  const trades: Trade[] = [];
-  let after = 0;
-  for (;;) {
-    const page = await getJson<{ trades: Trade[]; next_after: number | null }>(
-      `${server.url}/trades?after=${after}&limit=${PAGE_LIMIT}`,
-    );
-    trades.push(...page.trades);
-    if (page.next_after === null) return trades;
-    after = page.next_after;
-  }
+  return { status, body };
 }
 
 /** The process is up and answers /health: 200 ready, or 503 NOT_READY while it recovers. */
@@ -222,7 +143,7 @@ async function waitHealthy(server: Server): Promise<void> {
 }
 
 /** A 503 STORE_UNAVAILABLE whose message names the cause. */
-function assertUnavailable(order: OrderRequest, answer: Answer, cause: RegExp): void {
+function assertUnavailable(order: ClientOrder, answer: Answer, cause: RegExp): void {
   const what = `${JSON.stringify(order)} answered ${answer.status} ${JSON.stringify(answer.body)}`;
   assert.equal(answer.status, 503, what);
   assert.equal(answer.body.error, 'STORE_UNAVAILABLE', what);
@@ -241,12 +162,12 @@ class Ledger {
 
   constructor(readonly prefix: string) {}
 
-  order(strategy: string, instrument: string, position: 'BUY' | 'SELL'): OrderRequest {
+  order(strategy: string, instrument: string, position: 'BUY' | 'SELL'): ClientOrder {
     return { strategy, instrument, position, client_order_id: `${this.prefix}-${++this.#next}` };
   }
 
   /** Sends an order that must succeed. */
-  async placeOk(server: Server, order: OrderRequest): Promise<LoggedOrder> {
+  async placeOk(server: Server, order: ClientOrder): Promise<LoggedOrder> {
     const answer = await place(server, order);
     assert.equal(
       answer.status,
@@ -257,7 +178,7 @@ class Ledger {
   }
 
   /** Records an answer: a 200 is acknowledged, anything else must have applied nothing. */
-  record(order: OrderRequest, answer: Answer): LoggedOrder | undefined {
+  record(order: ClientOrder, answer: Answer): LoggedOrder | undefined {
     if (answer.status !== 200) {
       this.refused.add(order.client_order_id);
       return undefined;
@@ -269,7 +190,7 @@ class Ledger {
   }
 
   /** Polls with fresh orders until one is acknowledged: the server recovered by itself. */
-  async waitAcknowledged(server: Server, make: () => OrderRequest): Promise<LoggedOrder> {
+  async waitAcknowledged(server: Server, make: () => ClientOrder): Promise<LoggedOrder> {
     return waitFor(
       'an order acknowledged again',
       async () => {
@@ -291,14 +212,14 @@ class Ledger {
 }
 
 /**
- * Replays the acknowledged answers in order_id order from an empty book, checks that each decision is
- * what the rules give on that book (so no refused order left a trace in memory), and returns the open
- * positions and the closed round trips they imply.
+ * Replays the acknowledged answers in order_id order from an empty book on the independent model
+ * (test/helpers/model.ts), checks that each decision is what the rules give on that book (so no refused
+ * order left a trace in memory), and returns the open positions and the closed round trips they imply.
  */
-function replay(profile: Profile, answers: Iterable<LoggedOrder>): { positions: string[]; trades: string[] } {
-  const open = new Map<string, number>();
-  const trades: string[] = [];
-  const key = (strategy: string, instrument: string, user: string) => `${strategy}|${instrument}|${user}`;
+function replayAcknowledged(
+  profile: Profile,
+  answers: Iterable<LoggedOrder>,
+): { positions: string[]; trades: string[] } {
   const sorted = [...answers].sort((a, b) => a.order_id - b.order_id);
   for (let i = 1; i < sorted.length; i++)
     assert.notEqual(
@@ -306,46 +227,28 @@ function replay(profile: Profile, answers: Iterable<LoggedOrder>): { positions: 
       sorted[i - 1]!.order_id,
       'two acknowledged orders share an order_id',
     );
-  for (const order of sorted) {
+  const users = (items: readonly { user: string }[]) => items.map((item) => item.user).sort();
+  const model = replay(profile, sorted, (order, expected) => {
     const { strategy, instrument, position } = order;
-    const subscribers = Object.keys(profile).filter((user) => profile[user]![strategy] !== undefined);
-    const holders = [...open.keys()]
-      .filter((k) => k.startsWith(`${strategy}|${instrument}|`))
-      .map((k) => k.slice(strategy.length + instrument.length + 2));
-    const expected =
-      position === 'BUY'
-        ? subscribers.filter(
-            (user) =>
-              profile[user]![strategy]!.includes(instrument) && !open.has(key(strategy, instrument, user)),
-          )
-        : holders;
     const what = `order ${order.order_id} (${order.client_order_id}: ${position} ${strategy} ${instrument})`;
-    assert.deepEqual(
-      order.accepted.map((fill) => fill.user).sort(),
-      [...expected].sort(),
-      `${what}: accepted`,
-    );
-    assert.equal(order.status, expected.length > 0 ? 'ACCEPTED' : 'REJECTED', `${what}: status`);
-    const concerned = new Set([...subscribers, ...(position === 'SELL' ? holders : [])]);
-    assert.deepEqual(
-      order.rejected.map((denial) => denial.user).sort(),
-      [...concerned].filter((user) => !expected.includes(user)).sort(),
-      `${what}: rejected`,
-    );
-    for (const fill of order.accepted) {
-      const k = key(strategy, instrument, fill.user);
-      if (position === 'BUY') {
-        open.set(k, order.order_id);
-      } else {
-        assert.equal(fill.buy_order_id, open.get(k), `${what}: ${fill.user} closes the BUY that opened it`);
-        trades.push(`${k}|${open.get(k)}|${order.order_id}`);
-        open.delete(k);
+    assert.deepEqual(users(order.accepted), users(expected.accepted), `${what}: accepted`);
+    assert.equal(order.status, expected.status, `${what}: status`);
+    assert.deepEqual(users(order.rejected), users(expected.rejected), `${what}: rejected`);
+    if (position === 'SELL') {
+      for (const fill of order.accepted) {
+        const closes = expected.accepted.find((e) => e.user === fill.user)?.buy_order_id;
+        assert.equal(fill.buy_order_id, closes, `${what}: ${fill.user} closes the BUY that opened it`);
       }
     }
-  }
+  });
   return {
-    positions: [...open].map(([k, orderId]) => `${k}|${orderId}`).sort(),
-    trades: trades.sort(),
+    positions: model
+      .positions()
+      .map((p) => `${p.strategy}|${p.instrument}|${p.user}|${p.order_id}`)
+      .sort(),
+    trades: model.trades
+      .map((t) => `${t.strategy}|${t.instrument}|${t.user}|${t.buy_order_id}|${t.sell_order_id}`)
+      .sort(),
   };
 }
 
@@ -356,7 +259,7 @@ async function assertBookMatches(
   ledger: Ledger,
   when: string,
 ): Promise<void> {
-  const log = await readLog(server);
+  const log = await readLog(server, READ);
   const logged = new Map<string, LoggedOrder>();
   for (const entry of log) {
     assert.ok(entry.client_order_id !== null, `${when}: order ${entry.order_id} was not sent by this test`);
@@ -374,12 +277,12 @@ async function assertBookMatches(
     `${when}: the log holds exactly the acknowledged orders`,
   );
 
-  const model = replay(profile, ledger.acknowledged.values());
-  const positions = (await readPositions(server))
+  const model = replayAcknowledged(profile, ledger.acknowledged.values());
+  const positions = (await readPositions(server, READ))
     .map((p) => `${p.strategy}|${p.instrument}|${p.user}|${p.order_id}`)
     .sort();
   assert.deepEqual(positions, model.positions, `${when}: GET /positions equals the replayed answers`);
-  const trades = (await readTrades(server))
+  const trades = (await readTrades(server, READ))
     .map((t) => `${t.strategy}|${t.instrument}|${t.user}|${t.buy_order_id}|${t.sell_order_id}`)
     .sort();
   assert.deepEqual(trades, model.trades, `${when}: GET /trades equals the replayed answers`);
@@ -484,7 +387,7 @@ test('fsync fails (EIO injected by strace): every order in the window gets 503, 
   const ledger = new Ledger('fsync');
   await ledger.placeOk(server, ledger.order('STRATEGY_A', 'GRASIM', 'BUY'));
   await ledger.placeOk(server, ledger.order('STRATEGY_B', 'MINDA', 'BUY'));
-  const before = await readPositions(server);
+  const before = await readPositions(server, READ);
 
   const strace = await attachStrace(t, server.pid, ['-e', 'inject=fsync,fdatasync:error=EIO']);
   const window = [
@@ -507,7 +410,11 @@ test('fsync fails (EIO injected by strace): every order in the window gets 503, 
   });
   t.diagnostic(`fsync: first 503 ${JSON.stringify(answers[0]?.body)}`);
   await assertAnswersHealth(server);
-  assert.deepEqual(await readPositions(server), before, 'GET /positions unchanged by the refused orders');
+  assert.deepEqual(
+    await readPositions(server, READ),
+    before,
+    'GET /positions unchanged by the refused orders',
+  );
   await assertBookMatches(server, SMALL_PROFILE, ledger, 'fsync failing');
 
   await stopStrace(strace);
@@ -578,7 +485,7 @@ test('database locked by another connection: 503 after the busy timeout, then it
   const server = await startServer(t, { profile: SMALL_PROFILE });
   const ledger = new Ledger('locked');
   await ledger.placeOk(server, ledger.order('STRATEGY_A', 'GRASIM', 'BUY'));
-  const before = await readPositions(server);
+  const before = await readPositions(server, READ);
 
   const locker = new Database(server.dbPath);
   t.after(() => {
@@ -596,7 +503,11 @@ test('database locked by another connection: 503 after the busy timeout, then it
   });
   t.diagnostic(`locked: 503 ${JSON.stringify(answers[0]?.body)}`);
   await assertAnswersHealth(server);
-  assert.deepEqual(await readPositions(server), before, 'GET /positions unchanged by the refused orders');
+  assert.deepEqual(
+    await readPositions(server, READ),
+    before,
+    'GET /positions unchanged by the refused orders',
+  );
 
   locker.exec('ROLLBACK');
   locker.close();
