@@ -47,27 +47,35 @@ class ProfileParser {
   readonly #source: string;
   readonly #validNames = new Set<string>();
   readonly #lists = new Map<string, readonly string[]>();
+  /** The list last seen per strategy: most users of a strategy repeat it, and a compare is cheaper than a key. */
+  readonly #lastList = new Map<string, readonly string[]>();
 
   constructor(source: string) {
     this.#source = source;
   }
 
   user(user: string, strategies: unknown): UserProfile {
-    const where = () => `${this.#source}: user ${JSON.stringify(user)}`;
-    if (!isValidName(user)) throw new ProfileError(`${where()}: the name must be ${nameRule}`);
+    if (!isValidName(user)) throw this.#error(user, null, `the name must be ${nameRule}`);
     if (!isPlainObject(strategies)) {
-      throw new ProfileError(
-        `${where()}: must map strategies to instrument lists, { "<STRATEGY>": ["<INSTRUMENT>"] }`,
+      throw this.#error(
+        user,
+        null,
+        'must map strategies to instrument lists, { "<STRATEGY>": ["<INSTRUMENT>"] }',
       );
     }
-    const entries = Object.entries(strategies);
-    if (entries.length === 0) throw new ProfileError(`${where()}: trades no strategy`);
-    const subscriptions = entries.map(([strategy, instruments]) => {
-      const at = () => `${where()}, strategy ${JSON.stringify(strategy)}`;
-      if (!this.#isValid(strategy)) throw new ProfileError(`${at()}: the strategy name must be ${nameRule}`);
-      return { strategy, instruments: this.#instruments(at, instruments) };
-    });
+    const subscriptions: Subscription[] = [];
+    for (const strategy in strategies) {
+      if (!this.#isValid(strategy))
+        throw this.#error(user, strategy, `the strategy name must be ${nameRule}`);
+      subscriptions.push({ strategy, instruments: this.#instruments(user, strategy, strategies[strategy]) });
+    }
+    if (subscriptions.length === 0) throw this.#error(user, null, 'trades no strategy');
     return { user, subscriptions };
+  }
+
+  #error(user: string, strategy: string | null, problem: string): ProfileError {
+    const at = strategy === null ? '' : `, strategy ${JSON.stringify(strategy)}`;
+    return new ProfileError(`${this.#source}: user ${JSON.stringify(user)}${at}: ${problem}`);
   }
 
   #isValid(name: string): boolean {
@@ -77,23 +85,35 @@ class ProfileParser {
     return true;
   }
 
-  #instruments(at: () => string, instruments: unknown): readonly string[] {
-    if (!Array.isArray(instruments)) throw new ProfileError(`${at()}: must be a list of instrument names`);
-    if (instruments.length === 0) throw new ProfileError(`${at()}: the instrument list is empty`);
+  #instruments(user: string, strategy: string, instruments: unknown): readonly string[] {
+    if (!Array.isArray(instruments)) throw this.#error(user, strategy, 'must be a list of instrument names');
+    if (instruments.length === 0) throw this.#error(user, strategy, 'the instrument list is empty');
+    const last = this.#lastList.get(strategy);
+    if (last !== undefined && sameList(last, instruments)) return last;
     const key = instruments.every((item) => typeof item === 'string') ? instruments.join('\u0000') : null;
     const known = key === null ? undefined : this.#lists.get(key);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      this.#lastList.set(strategy, known);
+      return known;
+    }
     const seen = new Set<string>();
     for (const instrument of instruments) {
       const what = `instrument ${JSON.stringify(instrument)}`;
-      if (typeof instrument !== 'string') throw new ProfileError(`${at()}: ${what} is not a string`);
-      if (!this.#isValid(instrument)) throw new ProfileError(`${at()}: ${what} must be ${nameRule}`);
-      if (seen.has(instrument)) throw new ProfileError(`${at()}: ${what} is listed twice`);
+      if (typeof instrument !== 'string') throw this.#error(user, strategy, `${what} is not a string`);
+      if (!this.#isValid(instrument)) throw this.#error(user, strategy, `${what} must be ${nameRule}`);
+      if (seen.has(instrument)) throw this.#error(user, strategy, `${what} is listed twice`);
       seen.add(instrument);
     }
     this.#lists.set(key!, instruments);
+    this.#lastList.set(strategy, instruments);
     return instruments;
   }
+}
+
+function sameList(known: readonly string[], candidate: readonly unknown[]): boolean {
+  if (known.length !== candidate.length) return false;
+  for (let i = 0; i < known.length; i++) if (known[i] !== candidate[i]) return false;
+  return true;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -33,14 +33,14 @@ export interface ReplayedClose {
 export class LogReplay {
   readonly book = new OpenBook();
   readonly #idOf: ReadonlyMap<string, number>;
-  readonly #nameJson: readonly string[];
+  readonly #nameJson: (userId: number) => string;
   #subscriptions: SubscriptionIndex = new Map();
   #lastOrderId = 0;
   orders = 0;
   fills = 0;
   denials = 0;
 
-  constructor(users: { idOf: ReadonlyMap<string, number>; nameJson: readonly string[] }) {
+  constructor(users: { idOf: ReadonlyMap<string, number>; nameJson: (userId: number) => string }) {
     this.#idOf = users.idOf;
     this.#nameJson = users.nameJson;
   }
@@ -76,7 +76,7 @@ export class LogReplay {
     const expected = renderAnswer(
       { orderId: row.orderId, order, receivedAtMs: row.receivedAtMs },
       decision,
-      (userId) => this.#nameJson[userId]!,
+      this.#nameJson,
     );
     for (const fill of decision.fills) {
       if (fill.closes === null) continue;

@@ -8,9 +8,9 @@ import type { Profile } from '../../domain/profile.js';
 
 export interface Users {
   readonly idOf: ReadonlyMap<string, number>;
-  /** Each user's name, JSON-encoded once, by user id. */
-  readonly nameJson: readonly string[];
   readonly names: readonly string[];
+  /** A user's name as JSON, encoded on first use and kept: answers are joined from these. */
+  nameJson(userId: number): string;
 }
 
 export interface ProfileVersion {
@@ -65,14 +65,15 @@ export function loadProfileVersions(db: Database.Database): ProfileVersion[] {
 /** Every user ever known, including those no longer in the profile but still holding positions. */
 export function loadUsers(db: Database.Database): Users {
   const idOf = new Map<string, number>();
-  const nameJson: string[] = [];
   const names: string[] = [];
   for (const [id, name] of db.prepare('SELECT user_id, name FROM users').raw().iterate() as Iterable<
     [number, string]
   >) {
     idOf.set(name, id);
     names[id] = name;
-    nameJson[id] = JSON.stringify(name);
   }
-  return { idOf, nameJson, names };
+  // Encoded lazily: a restart with 100,000 users need not encode the names no order has touched yet.
+  const encoded: string[] = [];
+  const nameJson = (userId: number): string => (encoded[userId] ??= JSON.stringify(names[userId]));
+  return { idOf, names, nameJson };
 }

@@ -131,7 +131,6 @@ export class SqliteStore implements Store {
 
   async start(): Promise<void> {
     this.#reloadBook();
-    this.#warnOfCloseOnlyPositions();
     await this.#spawnWriter();
     this.#checkpointer = new Worker(new URL('./checkpointer-worker.js', import.meta.url), {
       workerData: { path: this.#path },
@@ -140,6 +139,8 @@ export class SqliteStore implements Store {
       this.#logger.warn({ err: error }, 'checkpointer thread failed'),
     );
     this.#state = 'ready';
+    // A warning, not a condition of readiness: it reads the whole book, so it runs after the start.
+    setImmediate(() => this.#warnOfCloseOnlyPositions());
   }
 
   /** Positions the profile in force no longer gives: kept, and closable, but worth knowing about. */
@@ -177,7 +178,7 @@ export class SqliteStore implements Store {
     const holders = this.#book.holdersOf(order.strategy, order.instrument);
     const decision = decide(order.side, order.instrument, subscribers, holders);
     const orderId = this.#nextOrderId++;
-    const json = renderAnswer({ orderId, order, receivedAtMs }, decision, (id) => this.#users.nameJson[id]!);
+    const json = renderAnswer({ orderId, order, receivedAtMs }, decision, this.#users.nameJson);
     const write = toWrite(order, orderId, receivedAtMs, decision, json);
     this.#book.apply(order.strategy, order.instrument, decision, orderId, receivedAtMs);
     const placed: PlacedOrder = {
