@@ -6,6 +6,16 @@ import type { BookQuery, LoggedOrder, OrdersQuery, PositionRow, TradeRow, Trades
 
 type Statement = Database.Statement<unknown[], unknown>;
 
+export interface ClientOrderRow {
+  readonly order_id: number;
+  readonly strategy: string;
+  readonly instrument: string;
+  readonly side: 'BUY' | 'SELL';
+  readonly status: 'ACCEPTED' | 'REJECTED';
+  readonly reason: string | null;
+  readonly answer: string;
+}
+
 export class SqliteReads {
   readonly #db: Database.Database;
   readonly #cache = new Map<string, Statement>();
@@ -33,6 +43,13 @@ export class SqliteReads {
       .raw()
       .all(...args, query.limit) as [number, string][];
     return rows.map(([orderId, json]) => ({ orderId, json }));
+  }
+
+  /** The order placed with this client_order_id, if any: what a retry is answered from. */
+  orderByClientId(clientOrderId: string): ClientOrderRow | undefined {
+    const sql =
+      'SELECT order_id, strategy, instrument, side, status, reason, answer FROM orders WHERE client_order_id = ?';
+    return this.#statement(sql).get(clientOrderId) as ClientOrderRow | undefined;
   }
 
   order(orderId: number): string | undefined {

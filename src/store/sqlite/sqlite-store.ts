@@ -206,21 +206,7 @@ export class SqliteStore implements Store {
       if (!sameOrder(uncommitted.order, order)) return Promise.reject(conflict(clientOrderId));
       return uncommitted.promise.then((placed) => ({ ...placed, replayed: true }));
     }
-    const row = this.#db
-      .prepare(
-        'SELECT order_id, strategy, instrument, side, status, reason, answer FROM orders WHERE client_order_id = ?',
-      )
-      .get(clientOrderId) as
-      | {
-          order_id: number;
-          strategy: string;
-          instrument: string;
-          side: 'BUY' | 'SELL';
-          status: 'ACCEPTED' | 'REJECTED';
-          reason: string | null;
-          answer: string;
-        }
-      | undefined;
+    const row = this.#reads.orderByClientId(clientOrderId);
     if (row === undefined) return undefined;
     if (!sameOrder(row, order)) return Promise.reject(conflict(clientOrderId));
     return Promise.resolve({
