@@ -45,7 +45,7 @@ export interface OrderLine {
  * The per-order line, in pino's format, joined from pieces instead of serialised by pino: it is written
  * for every order, and pino's generic serialiser cost a fifth of the throughput.
  */
-function orderLineWriter(file: ReturnType<typeof pino.destination>): (line: OrderLine) => void {
+function orderLineWriter(file: { write(line: string): boolean }): (line: OrderLine) => void {
   const head = `{"level":30,"time":"`;
   const pid = `","pid":${process.pid},"msg":"order","order_id":`;
   return (line) => {
@@ -77,10 +77,33 @@ export function createLogs(logDir: string, options: { terminal: boolean }): Logs
   file.once('ready', () => {
     open = true;
   });
+  // A log file that cannot be written (disk full, I/O error) must never stop the orders: without a
+  // listener the error is uncaught, and pino's flush at exit then retries the write forever. The file
+  // is closed instead and lines are dropped until the next start, said once on stderr.
+  let broken = false;
+  file.on('error', (error: NodeJS.ErrnoException) => {
+    if (broken) return;
+    broken = true;
+    process.stderr.write(
+      `ordergate: cannot write the log file (${error.code ?? error.message}); log lines are dropped until the next start, orders are not affected\n`,
+    );
+    try {
+      file.destroy();
+    } catch {
+      // Already closing: nothing more to release.
+    }
+  });
+  const safeFile = {
+    write(line: string): boolean {
+      return broken ? true : file.write(line);
+    },
+  };
   scheduleDailyReopen(file, logDir);
   // A quiet minute must not leave lines sitting in the buffer: flush at least once a second.
-  setInterval(() => file.flush(), LOG_FLUSH_INTERVAL_MS).unref();
-  const streams: pino.StreamEntry[] = [{ stream: file, level: 'info' }];
+  setInterval(() => {
+    if (!broken) file.flush();
+  }, LOG_FLUSH_INTERVAL_MS).unref();
+  const streams: pino.StreamEntry[] = [{ stream: safeFile, level: 'info' }];
   if (options.terminal) {
     streams.push({
       stream: pretty({ colorize: process.stdout.isTTY, sync: true, ignore: 'pid,hostname' }),
@@ -90,11 +113,16 @@ export function createLogs(logDir: string, options: { terminal: boolean }): Logs
   const base = { base: { pid: process.pid }, redact, timestamp: pino.stdTimeFunctions.isoTime };
   return {
     logger: pino(base, pino.multistream(streams)),
-    logOrder: orderLineWriter(file),
+    logOrder: orderLineWriter(safeFile),
     // Before the file is open there is nothing to flush: the pending open writes the buffer itself
     // and keeps the process alive until it has.
     flush: () => {
-      if (open) file.flushSync();
+      if (!open || broken) return;
+      try {
+        file.flushSync();
+      } catch {
+        // Nothing more can be done for the log at exit; the order log in the database is the record.
+      }
     },
   };
 }
@@ -104,7 +132,12 @@ function scheduleDailyReopen(file: ReturnType<typeof pino.destination>, logDir: 
   const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
   setTimeout(
     () => {
-      file.reopen(dailyLogPath(logDir, new Date(midnight + 1)));
+      try {
+        file.reopen(dailyLogPath(logDir, new Date(midnight + 1)));
+      } catch {
+        // A log closed after a write error stays closed; the orders go on regardless.
+        return;
+      }
       scheduleDailyReopen(file, logDir);
     },
     midnight - now.getTime() + 5,

@@ -16,6 +16,9 @@ import { writeProfile } from './generate.js';
 /** How long in-flight requests get to finish after SIGTERM before their connections are cut. */
 const SHUTDOWN_GRACE_MS = 5000;
 
+/** How long a stopped server may take to end by itself before it is made to. */
+const EXIT_WATCHDOG_MS = 2000;
+
 /** The seed's generator made profiles of 3 users. */
 const GENERATED_USERS = 3;
 
@@ -54,6 +57,9 @@ export async function runServe(argv: string[]): Promise<number> {
     return await serve(config, logs);
   } finally {
     logs.flush();
+    // Everything is closed by now and the process normally ends by itself; a handle left behind (a log
+    // file on a full disk) must not keep a stopped server alive.
+    setTimeout(() => process.exit(), EXIT_WATCHDOG_MS).unref();
   }
 }
 

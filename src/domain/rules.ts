@@ -64,9 +64,14 @@ export function decide(
       else if (!instruments.has(instrument)) denials.push({ userId, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
       else denials.push({ userId, reason: 'NO_OPEN_POSITION' });
     }
+    // Holders who left the strategy, by user id: a book rebuilt from the database after a restart
+    // iterates in another order than the one built live, and the answer must not depend on that.
+    const leavers: Fill[] = [];
     for (const [userId, held] of holders) {
-      if (!subscribers.has(userId)) fills.push({ userId, closes: held });
+      if (!subscribers.has(userId)) leavers.push({ userId, closes: held });
     }
+    leavers.sort((a, b) => a.userId - b.userId);
+    for (const leaver of leavers) fills.push(leaver);
   }
   return {
     status: fills.length > 0 ? 'ACCEPTED' : 'REJECTED',

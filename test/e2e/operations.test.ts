@@ -2,7 +2,8 @@
 // a profile that contradicts open positions) and a graceful shutdown with orders in flight.
 
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import Database from 'better-sqlite3';
@@ -70,6 +71,26 @@ test('ordergate check follows the profile versions: a changed profile is replaye
   assert.equal(report.profileVersions, 2);
   assert.equal(report.orders, 12);
   assert.equal(report.mismatches, 0);
+});
+
+test('a SELL for holders who left the strategy answers the same after restarts, and check agrees', async (t) => {
+  const server = await startServer(t, { profile: { A: { S: ['Y'] }, B: { S: ['X'] } } });
+  await post(`${server.url}/orders`, { strategy: 'S', instrument: 'X', position: 'BUY' }); // opens B
+  await server.stop();
+  writeFileSync(join(server.dir, 'profile.json'), JSON.stringify({ A: { S: ['X'] }, B: { S: ['X'] } }));
+  await server.restart();
+  await post(`${server.url}/orders`, { strategy: 'S', instrument: 'X', position: 'BUY' }); // opens A
+  await server.stop();
+  writeFileSync(join(server.dir, 'profile.json'), JSON.stringify({ C: { T: ['Z'] } }));
+  await server.restart();
+  const sell = await post(`${server.url}/orders`, { strategy: 'S', instrument: 'X', position: 'SELL' });
+  assert.deepEqual(
+    sell.body.accepted.map((a: any) => a.user),
+    ['A', 'B'],
+    'holders who left the strategy, in user order (A was stored first), however the book was rebuilt',
+  );
+  const check = await runCli(['check', '--database-url', `sqlite:${server.dbPath}`]);
+  assert.equal(check.code, 0, check.stdout);
 });
 
 test('ordergate backup writes a consistent, checked copy while orders go on, and never overwrites', async (t) => {
@@ -143,6 +164,25 @@ test('SIGTERM answers the order in flight, refuses new ones, and exits 0', async
   await server.restart();
   const logged = await get(`${server.url}/orders/${answer.body.order_id}`);
   assert.deepEqual(logged.body, answer.body);
+});
+
+test('a log file that cannot be written drops log lines, never orders, and SIGTERM still exits 0', {
+  timeout: 30_000,
+}, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ordergate-logfull-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'logs'));
+  // Every write to /dev/full fails with ENOSPC: a full disk for the log alone.
+  symlinkSync('/dev/full', join(dir, 'logs', `log_${new Date().toISOString().slice(0, 10)}.log`));
+  const server = await startServer(t, { dir, profile: PROFILE });
+  for (const position of ['BUY', 'SELL', 'BUY']) {
+    const answer = await post(`${server.url}/orders`, { strategy: 'S1', instrument: 'ACC', position });
+    assert.equal(answer.status, 200);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // the log is flushed once a second
+  assert.equal((await get(`${server.url}/health`)).status, 200);
+  assert.equal(await server.stop('SIGTERM'), 0);
+  assert.match(server.output(), /cannot write the log file \(ENOSPC\); log lines are dropped/);
 });
 
 function serverEnv(dir: string): Record<string, string> {

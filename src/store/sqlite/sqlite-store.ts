@@ -102,6 +102,7 @@ export class SqliteStore implements Store {
   #worker: Worker | null = null;
   /** Checkpoints the WAL on its own connection, off the commit path. */
   #checkpointer: Worker | null = null;
+  #checkpointerRunning = false;
   #state: State = 'starting';
   #stateDetail: string | undefined;
   #nextOrderId = 1;
@@ -135,9 +136,13 @@ export class SqliteStore implements Store {
     this.#checkpointer = new Worker(new URL('./checkpointer-worker.js', import.meta.url), {
       workerData: { path: this.#path },
     });
+    this.#checkpointerRunning = true;
     this.#checkpointer.on('error', (error) =>
       this.#logger.warn({ err: error }, 'checkpointer thread failed'),
     );
+    this.#checkpointer.once('exit', () => {
+      this.#checkpointerRunning = false;
+    });
     this.#state = 'ready';
     // A warning, not a condition of readiness: it reads the whole book, so it runs after the start.
     setImmediate(() => this.#warnOfCloseOnlyPositions());
@@ -300,6 +305,9 @@ export class SqliteStore implements Store {
   }
 
   #recovered(): void {
+    // A late reset-done (a reset queued before a respawn recovered the store) must not rebuild the
+    // book under orders in flight.
+    if (this.#state !== 'recovering') return;
     try {
       this.#reopenReader();
       this.#reloadBook();
@@ -308,7 +316,6 @@ export class SqliteStore implements Store {
       setTimeout(() => this.#send({ type: 'reset' }), WRITER_RETRY_DELAY_MS).unref();
       return;
     }
-    if (this.#state !== 'recovering') return;
     this.#state = 'ready';
     this.#stateDetail = undefined;
     this.#logger.warn({ openPositions: this.#book.size, nextOrderId: this.#nextOrderId }, 'store recovered');
@@ -346,6 +353,10 @@ export class SqliteStore implements Store {
       worker.once('message', (message: FromWriter) => {
         if (message.type !== 'ready')
           return reject(new Error(`writer: unexpected first message ${message.type}`));
+        if (this.#state === 'closing' || this.#state === 'closed') {
+          void worker.terminate();
+          return reject(new Error('the store closed while the writer was starting'));
+        }
         this.#worker = worker;
         worker.on('message', (next: FromWriter) => this.#onWriterMessage(next));
         resolve();
@@ -361,10 +372,15 @@ export class SqliteStore implements Store {
   #onWriterExit(worker: Worker, code: number): void {
     if (this.#worker !== worker) return;
     this.#worker = null;
+    const closing = this.#state === 'closing' || this.#state === 'closed';
+    if (!closing || this.#inFlight.size > 0 || this.#unposted.length > 0) {
+      // It may have died after a commit and before saying so: the outcome of what was in flight is unknown.
+      this.#fail(`the writer thread stopped (exit code ${code})`, false);
+    }
     this.#writerClosed?.();
-    if (this.#state === 'closing' || this.#state === 'closed') return;
-    this.#fail(`the writer thread stopped (exit code ${code})`);
+    if (closing) return;
     const respawn = (): void => {
+      if (this.#state === 'closing' || this.#state === 'closed') return;
       this.#spawnWriter().then(
         () => this.#recovered(),
         () => setTimeout(respawn, WRITER_RETRY_DELAY_MS).unref(),
@@ -436,7 +452,7 @@ export class SqliteStore implements Store {
       this.#send({ type: 'close' });
       await closed;
     }
-    if (this.#checkpointer !== null) {
+    if (this.#checkpointer !== null && this.#checkpointerRunning) {
       const stopped = new Promise((resolve) => this.#checkpointer!.once('exit', resolve));
       this.#checkpointer.postMessage('close');
       await stopped;
