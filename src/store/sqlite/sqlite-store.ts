@@ -39,8 +39,12 @@ import { loadUsers, syncProfile, type Users } from './profile-sync.js';
 import { SqliteReads } from './sqlite-reads.js';
 import type { FromWriter, OrderWrite, ToWriter } from './writer-protocol.js';
 
-/** Decided orders are posted to the writer in groups of at most this many, or at the next turn. */
-const POST_ORDERS_MAX = 8;
+/**
+ * Decided orders are posted to the writer in groups of at most this many, or at the next turn. With
+ * wrk at 64 connections, 32 gave ~10% more orders/s than 8 (fewer, larger commits); a lone order still
+ * goes at the next turn of the event loop.
+ */
+const POST_ORDERS_MAX = 32;
 const WRITER_RETRY_DELAY_MS = 1000;
 
 const NOT_APPLIED = 'the order was not applied, retry later';
