@@ -1,35 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-
-// Compiled to dist/test/cli/: the repository root is three directories up from this file.
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CLI = join(REPO_ROOT, 'dist/src/cli/main.js');
+import { ROOT, runCli } from '../helpers/server.js';
 
 type Profile = Record<string, Record<string, string[]>>;
 
-interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the compiled CLI as a real process from the repository root, as a user would. */
-function runCli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+type CliResult = Awaited<ReturnType<typeof runCli>>;
 
 function temporaryDirectory(t: TestContext): string {
   const directory = mkdtempSync(join(tmpdir(), 'ordergate-generate-'));
@@ -40,12 +18,12 @@ function temporaryDirectory(t: TestContext): string {
 async function generate(t: TestContext, out: string, ...flags: string[]): Promise<CliResult> {
   const result = await runCli(['generate', '--out', out, ...flags]);
   t.diagnostic(result.stdout.trim());
-  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.code, 0, result.stderr);
   return result;
 }
 
 function readUniverse(): { USERS: string[]; STRATEGIES: string[]; INSTRUMENTS: string[] } {
-  return JSON.parse(readFileSync(join(REPO_ROOT, 'Jsons/raw_details.json'), 'utf8'));
+  return JSON.parse(readFileSync(join(ROOT, 'Jsons/raw_details.json'), 'utf8'));
 }
 
 /** JSON.parse keeps only the last of repeated keys, so count the user lines in the text too. */
@@ -149,7 +127,7 @@ for (const flags of BAD_FLAGS) {
     const out = join(temporaryDirectory(t), 'profile.json');
     const result = await runCli(['generate', '--out', out, ...flags]);
 
-    assert.equal(result.status, 2, result.stderr);
+    assert.equal(result.code, 2, result.stderr);
     assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
     assert.match(result.stderr, /^ordergate generate: /);
     assert.equal(existsSync(out), false);
@@ -162,7 +140,7 @@ test('an invalid universe file exits 1 with one line naming the file and the pro
   writeFileSync(universe, JSON.stringify({ USERS: ['Ann Lee'], STRATEGIES: [], INSTRUMENTS: ['ACC'] }));
   const result = await runCli(['generate', '--universe', universe, '--out', join(directory, 'profile.json')]);
 
-  assert.equal(result.status, 1);
+  assert.equal(result.code, 1);
   assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
   assert.ok(result.stderr.includes(universe), result.stderr);
   assert.match(result.stderr, /"STRATEGIES" must not be empty/);
@@ -171,7 +149,7 @@ test('an invalid universe file exits 1 with one line naming the file and the pro
 test('generate --help exits 0 and prints the usage', async () => {
   const result = await runCli(['generate', '--help']);
 
-  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /^Usage: ordergate generate/);
   assert.match(result.stdout, /--users N/);
   assert.equal(result.stderr, '');
