@@ -8,11 +8,19 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly databaseUrl: string;
-  readonly database: { readonly kind: 'sqlite'; readonly path: string };
+  readonly database: DatabaseConfig;
   readonly profilePath: string;
   readonly logDir: string;
   readonly universePath: string;
 }
+
+export type DatabaseConfig =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'postgres'; readonly url: string; readonly poolMax: number };
+
+/** Connections each instance keeps to PostgreSQL; every order in flight holds one until its commit. */
+const POOL_MAX_DEFAULT = 10;
+const POOL_MAX_LIMIT = 200;
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -32,7 +40,13 @@ export const SETTINGS = {
     env: 'DATABASE_URL',
     flag: 'database-url',
     fallback: 'sqlite:./data/ordergate.db',
-    help: 'where the book and the order log live: sqlite:PATH',
+    help: 'where the book and the order log live: sqlite:PATH or postgres://USER@HOST:PORT/DB',
+  },
+  databasePoolMax: {
+    env: 'DATABASE_POOL_MAX',
+    flag: 'database-pool-max',
+    fallback: String(POOL_MAX_DEFAULT),
+    help: 'PostgreSQL only: connections per instance, 1 to 200',
   },
   profilePath: {
     env: 'PROFILE_PATH',
@@ -81,7 +95,7 @@ export function loadConfig(
   const host = read(SETTINGS.host);
   if (host.trim() === '') problems.push('HOST must not be empty');
   const databaseUrl = read(SETTINGS.databaseUrl);
-  const database = databaseOf(databaseUrl, problems);
+  const database = databaseOf(databaseUrl, read(SETTINGS.databasePoolMax), problems);
   const profilePath = read(SETTINGS.profilePath);
   if (profilePath.trim() === '') problems.push('PROFILE_PATH must not be empty');
   const logDir = read(SETTINGS.logDir);
@@ -99,9 +113,10 @@ export function loadConfig(
 }
 
 /** The database a DATABASE_URL names, for the commands that need only that (check, backup). */
-export function parseDatabaseUrl(url: string): Config['database'] {
+export function parseDatabaseUrl(url: string, env: NodeJS.ProcessEnv = process.env): DatabaseConfig {
   const problems: string[] = [];
-  const database = databaseOf(url, problems);
+  const poolMax = env[SETTINGS.databasePoolMax.env] ?? SETTINGS.databasePoolMax.fallback;
+  const database = databaseOf(url, poolMax, problems);
   if (database === undefined || problems.length > 0) throw new ConfigError(problems.join('; '));
   return database;
 }
@@ -112,18 +127,33 @@ export function databaseUrlFrom(flag: string | boolean | undefined, env: NodeJS.
   return env[SETTINGS.databaseUrl.env] ?? SETTINGS.databaseUrl.fallback;
 }
 
-function databaseOf(url: string, problems: string[]): Config['database'] | undefined {
+function databaseOf(url: string, poolMaxText: string, problems: string[]): DatabaseConfig | undefined {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (path === '') problems.push('DATABASE_URL sqlite: needs a file path, e.g. sqlite:./data/ordergate.db');
     return { kind: 'sqlite', path: resolve(path) };
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
-    problems.push('DATABASE_URL postgres:// is not supported yet by this version; use sqlite:PATH');
-    return undefined;
+    const poolMax = Number(poolMaxText);
+    if (!/^\d+$/.test(poolMaxText) || poolMax < 1 || poolMax > POOL_MAX_LIMIT) {
+      problems.push(
+        `DATABASE_POOL_MAX must be an integer from 1 to ${POOL_MAX_LIMIT}, got ${JSON.stringify(poolMaxText)}`,
+      );
+    }
+    try {
+      new URL(url);
+    } catch {
+      problems.push(`DATABASE_URL is not a valid URL: ${JSON.stringify(redactUrl(url))}`);
+    }
+    return { kind: 'postgres', url, poolMax };
   }
   problems.push(
-    `DATABASE_URL must start with sqlite: (e.g. sqlite:./data/ordergate.db), got ${JSON.stringify(url)}`,
+    `DATABASE_URL must start with sqlite: (e.g. sqlite:./data/ordergate.db) or postgres://, got ${JSON.stringify(redactUrl(url))}`,
   );
   return undefined;
+}
+
+/** A database URL fit for logs and messages: any password in it replaced by ***. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
 }

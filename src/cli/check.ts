@@ -1,7 +1,9 @@
 // `ordergate check`: verifies a database, offline or beside a running server.
 
-import { checkSqlite } from '../store/sqlite/check.js';
-import { databasePath, helpRequested, parseFlags, withUsage } from './args.js';
+import { type DatabaseConfig, redactUrl } from '../config.js';
+import { checkPostgres } from '../store/postgres/check.js';
+import { type CheckReport, checkSqlite } from '../store/sqlite/check.js';
+import { databaseOf, helpRequested, parseFlags, withUsage } from './args.js';
 
 export const CHECK_HELP = `Usage: ordergate check [--database-url URL]
 
@@ -23,20 +25,25 @@ export async function runCheck(argv: string[]): Promise<number> {
   return withUsage('check', CHECK_HELP, async () => {
     const { values } = parseFlags(argv, { 'database-url': { type: 'string' }, json: { type: 'boolean' } });
     helpRequested(values);
-    return check(databasePath(values), values.json === true);
+    return check(databaseOf(values), values.json === true);
   });
 }
 
-async function check(path: string, json: boolean): Promise<number> {
+async function check(database: DatabaseConfig, json: boolean): Promise<number> {
+  const path = database.kind === 'sqlite' ? database.path : redactUrl(database.url);
   const started = Date.now();
   let nextProgress = PROGRESS_EVERY_ORDERS;
-  let report: ReturnType<typeof checkSqlite>;
+  let report: CheckReport;
+  const progress = (orders: number) => {
+    if (orders < nextProgress) return;
+    nextProgress += PROGRESS_EVERY_ORDERS;
+    process.stderr.write(`check: ${orders} orders replayed…\n`);
+  };
   try {
-    report = checkSqlite(path, (orders) => {
-      if (orders < nextProgress) return;
-      nextProgress += PROGRESS_EVERY_ORDERS;
-      process.stderr.write(`check: ${orders} orders replayed…\n`);
-    });
+    report =
+      database.kind === 'sqlite'
+        ? checkSqlite(database.path, progress)
+        : await checkPostgres(database.url, stderrLogger, progress);
   } catch (error) {
     console.error(`ordergate check: cannot read ${path}: ${(error as Error).message}`);
     return 1;
@@ -53,3 +60,5 @@ async function check(path: string, json: boolean): Promise<number> {
   }
   return report.mismatches === 0 ? 0 : 1;
 }
+
+const stderrLogger = { warn: (_fields: object, message: string) => console.error(message) };

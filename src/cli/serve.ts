@@ -3,14 +3,16 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { type Config, ConfigError, loadConfig, parseServeArgs, SETTINGS } from '../config.js';
+import { type Config, ConfigError, loadConfig, parseServeArgs, redactUrl, SETTINGS } from '../config.js';
 import { type Profile, ProfileError, parseProfile } from '../domain/profile.js';
 import { parseUniverse } from '../domain/universe.js';
 import { createGate } from '../gate.js';
 import { buildApp } from '../http/app.js';
 import { createLogs, type Logs } from '../logger.js';
+import { openStore } from '../store/open.js';
+import { PgSchemaError } from '../store/postgres/migrations.js';
 import { SchemaError } from '../store/sqlite/migrations.js';
-import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { Store } from '../store/store.js';
 import { writeProfile } from './generate.js';
 
 /** How long in-flight requests get to finish after SIGTERM before their connections are cut. */
@@ -74,16 +76,11 @@ async function serve(config: Config, logs: Logs): Promise<number> {
     logger.error(`the profile was refused, nothing was started: ${error.message}`);
     return 2;
   }
-  let store: Awaited<ReturnType<typeof openSqliteStore>>;
+  let store: Store;
   try {
-    store = await openSqliteStore({
-      path: config.database.path,
-      profile: profile.profile,
-      profileText: profile.text,
-      logger,
-    });
+    store = await openStore(config.database, { profile: profile.profile, profileText: profile.text, logger });
   } catch (error) {
-    logger.error(`cannot open the database: ${describeOpenFailure(config.database.path, error)}`);
+    logger.error(`cannot open the database: ${describeOpenFailure(config, error)}`);
     return 1;
   }
   const version = readVersion();
@@ -108,7 +105,7 @@ async function serve(config: Config, logs: Logs): Promise<number> {
     {
       port,
       host: config.host,
-      store: config.databaseUrl,
+      store: redactUrl(config.databaseUrl),
       users: profile.profile.length,
       openPositions: store.openPositions,
       version,
@@ -162,8 +159,13 @@ function readVersion(): string {
   return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
 }
 
-function describeOpenFailure(path: string, error: unknown): string {
-  if (error instanceof SchemaError) return error.message;
+function describeOpenFailure(config: Config, error: unknown): string {
+  if (error instanceof SchemaError || error instanceof PgSchemaError) return error.message;
+  if (config.database.kind === 'postgres') {
+    const url = redactUrl(config.database.url);
+    return `${url}: ${(error as Error).message}. Is PostgreSQL running and does the database exist (createdb)?`;
+  }
+  const path = config.database.path;
   const code = (error as { code?: string }).code;
   const message = (error as Error).message;
   if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {

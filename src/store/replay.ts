@@ -35,6 +35,8 @@ export class LogReplay {
   readonly #idOf: ReadonlyMap<string, number>;
   readonly #nameJson: (userId: number) => string;
   #subscriptions: SubscriptionIndex = new Map();
+  /** Each version parsed once: orders of instances running different versions may interleave. */
+  readonly #parsed = new Map<string, SubscriptionIndex>();
   #lastOrderId = 0;
   orders = 0;
   fills = 0;
@@ -47,11 +49,17 @@ export class LogReplay {
 
   /** Makes a stored profile version the one in force from the next order on. */
   useProfile(text: string, source: string): string | null {
+    const parsed = this.#parsed.get(source);
+    if (parsed !== undefined) {
+      this.#subscriptions = parsed;
+      return null;
+    }
     const profile = parseProfile(text, source);
     const unknown = profile.find((entry) => !this.#idOf.has(entry.user));
     if (unknown !== undefined)
       return `${source}: user ${JSON.stringify(unknown.user)} is not in the users table`;
     this.#subscriptions = indexSubscriptions(profile, (user) => this.#idOf.get(user)!);
+    this.#parsed.set(source, this.#subscriptions);
     return null;
   }
 

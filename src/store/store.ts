@@ -83,6 +83,8 @@ export interface Readiness {
 
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
+  /** Open positions: the whole book for the embedded store; as found at start for the shared one. */
+  readonly openPositions: number;
   /** Decides the order for every user, commits it durably, and only then resolves. */
   place(order: Order, receivedAtMs: number): Promise<PlacedOrder>;
   readiness(): Readiness;

@@ -388,7 +388,7 @@ async function checkWithChecker(
   expected: { orders: number; positions: number; trades: number },
   ledger: Ledger,
 ): Promise<void> {
-  const result = await runCli(['check', '--database-url', `sqlite:${server.dbPath}`, '--json'], {
+  const result = await runCli(['check', '--database-url', server.databaseUrl, '--json'], {
     timeoutMs: CHECK_TIMEOUT_MS,
   });
   let report: {

@@ -4,9 +4,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { createDatabase, dropDatabase, testStore } from './postgres.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -28,7 +29,10 @@ export interface ServerOptions {
 
 export interface Server {
   readonly dir: string;
+  /** The SQLite file (when the test runs on SQLite). */
   readonly dbPath: string;
+  /** The DATABASE_URL the server runs on: the SQLite file, or a PostgreSQL database of its own. */
+  readonly databaseUrl: string;
   readonly logDir: string;
   readonly url: string;
   readonly pid: number;
@@ -47,11 +51,19 @@ export async function startServer(t: TestContext, options: ServerOptions = {}): 
   if (options.profile !== undefined || options.dir === undefined) {
     writeFileSync(profilePath, JSON.stringify(options.profile ?? SEED_PROFILE));
   }
+  // On PostgreSQL, a folder's database is named after the folder, so a restart on it finds it again.
+  const pgName = `ordergate_test_${basename(dir)
+    .replace(/[^a-zA-Z0-9]/g, '_')
+    .toLowerCase()}`;
+  const databaseUrl =
+    testStore() === 'postgres' && options.env?.DATABASE_URL === undefined
+      ? await createDatabase(pgName)
+      : `sqlite:${join(dir, 'ordergate.db')}`;
   const env = {
     ...process.env,
     PORT: '0',
     HOST: '127.0.0.1',
-    DATABASE_URL: `sqlite:${join(dir, 'ordergate.db')}`,
+    DATABASE_URL: databaseUrl,
     PROFILE_PATH: profilePath,
     LOG_DIR: join(dir, 'logs'),
     ...options.env,
@@ -75,6 +87,7 @@ export async function startServer(t: TestContext, options: ServerOptions = {}): 
   const server: Server = {
     dir,
     dbPath: join(dir, 'ordergate.db'),
+    databaseUrl: env.DATABASE_URL,
     logDir: join(dir, 'logs'),
     get url() {
       return url;
@@ -97,7 +110,9 @@ export async function startServer(t: TestContext, options: ServerOptions = {}): 
   };
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) await server.kill();
-    if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
+    if (options.dir !== undefined) return;
+    rmSync(dir, { recursive: true, force: true });
+    if (databaseUrl.startsWith('postgres')) await dropDatabase(pgName);
   });
   return server;
 }

@@ -1,0 +1,20 @@
+// Opens the store a DATABASE_URL names: the embedded SQLite store or the shared PostgreSQL one.
+
+import type { Logger } from 'pino';
+import type { DatabaseConfig } from '../config.js';
+import type { Profile } from '../domain/profile.js';
+import { openPostgresStore } from './postgres/pg-store.js';
+import { openSqliteStore } from './sqlite/sqlite-store.js';
+import type { Store } from './store.js';
+
+export interface StoreInputs {
+  readonly profile: Profile;
+  readonly profileText: string;
+  readonly logger: Logger;
+}
+
+export function openStore(database: DatabaseConfig, inputs: StoreInputs): Promise<Store> {
+  if (database.kind === 'postgres')
+    return openPostgresStore({ ...inputs, url: database.url, poolMax: database.poolMax });
+  return openSqliteStore({ ...inputs, path: database.path });
+}

@@ -1,0 +1,203 @@
+// `ordergate check` for the PostgreSQL store: the replay invariant over the shared log. Replaying
+// every order in order_id order from an empty book, each with the profile version it was decided
+// by, must reproduce every logged answer, exactly the open positions and every trade. Runs in one
+// REPEATABLE READ snapshot, so it can run beside live instances.
+
+import type pg from 'pg';
+import { type LoggedOrderRow, LogReplay, type ReplayedClose } from '../replay.js';
+import type { CheckReport } from '../sqlite/check.js';
+import { createPool, type PoolLogger } from './connection.js';
+import { PG_SCHEMA_VERSION } from './migrations.js';
+import { PgUsers } from './profile-sync.js';
+
+const PAGE_ROWS = 5000;
+const MISMATCHES_SHOWN_MAX = 20;
+
+export async function checkPostgres(
+  url: string,
+  logger: PoolLogger,
+  onProgress: (orders: number) => void = () => {},
+): Promise<CheckReport> {
+  const pool = createPool({ url, poolMax: 1, logger, applicationName: 'ordergate check' });
+  const client = await pool.connect();
+  try {
+    const schemaVersion = await readSchemaVersion(client);
+    const base = { integrity: 'not checked (PostgreSQL checks its own pages)', schemaVersion };
+    const empty = { orders: 0, profileVersions: 0, fills: 0, denials: 0, openPositions: 0, trades: 0 };
+    if (schemaVersion !== PG_SCHEMA_VERSION) {
+      const problem = `schema version ${schemaVersion}, this ordergate knows ${PG_SCHEMA_VERSION}: start the matching ordergate once to migrate it`;
+      return { ...base, ...empty, mismatches: 1, problems: [problem] };
+    }
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      return { ...base, ...(await replayAll(client, onProgress)) };
+    } finally {
+      await client.query('COMMIT');
+    }
+  } finally {
+    client.release();
+    await pool.end();
+  }
+}
+
+async function readSchemaVersion(client: pg.ClientBase): Promise<number> {
+  const exists = await client.query("SELECT to_regclass('ordergate_schema') IS NOT NULL AS exists");
+  if (exists.rows[0].exists !== true) return 0;
+  const row = await client.query<{ version: number }>('SELECT version FROM ordergate_schema WHERE id = 1');
+  return row.rows[0]?.version ?? 0;
+}
+
+async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => void) {
+  const problems: string[] = [];
+  let mismatches = 0;
+  const problem = (text: string) => {
+    mismatches++;
+    if (problems.length < MISMATCHES_SHOWN_MAX) problems.push(text);
+  };
+  const users = new PgUsers();
+  const all = await client.query({ text: 'SELECT user_id, name FROM users', rowMode: 'array' });
+  for (const [userId, name] of all.rows as [number, string][]) users.add(userId, name);
+  const versions = new Map<number, string>();
+  const stored = await client.query({
+    text: 'SELECT version, profile FROM profile_versions',
+    rowMode: 'array',
+  });
+  for (const [version, text] of stored.rows as [number, string][]) versions.set(version, text);
+  const replay = new LogReplay(users);
+  // Trades are matched by (sell order, user): instances insert them concurrently, so trade ids need not
+  // follow order ids across books.
+  const closes = new Map<string, ReplayedClose>();
+  let after = 0;
+  let inForce = -1;
+  for (;;) {
+    const page = await client.query({
+      text: `SELECT order_id, client_order_id, strategy, instrument, side, status, received_at_ms, answer, profile_version
+             FROM orders WHERE order_id > $1 ORDER BY order_id LIMIT ${PAGE_ROWS}`,
+      values: [after],
+      rowMode: 'array',
+    });
+    const rows = page.rows as [
+      number,
+      string | null,
+      string,
+      string,
+      'BUY' | 'SELL',
+      string,
+      number,
+      string,
+      number,
+    ][];
+    if (rows.length === 0) break;
+    for (const [
+      orderId,
+      clientOrderId,
+      strategy,
+      instrument,
+      side,
+      status,
+      receivedAtMs,
+      answer,
+      version,
+    ] of rows) {
+      if (version !== inForce) {
+        inForce = version;
+        const wrong = replay.useProfile(versions.get(version) ?? '', `profile version ${version}`);
+        if (wrong !== null) problem(wrong);
+      }
+      const row: LoggedOrderRow = {
+        orderId,
+        clientOrderId,
+        strategy,
+        instrument,
+        side,
+        status,
+        receivedAtMs,
+        answer,
+      };
+      const wrong = replay.replay(row, (close) => closes.set(`${close.sellOrderId}:${close.userId}`, close));
+      if (wrong !== null) problem(wrong);
+    }
+    after = rows[rows.length - 1]![0];
+    onProgress(replay.orders);
+  }
+  const trades = await compareTrades(client, closes, problem);
+  const openPositions = await comparePositions(client, replay, problem);
+  return {
+    orders: replay.orders,
+    profileVersions: versions.size,
+    fills: replay.fills,
+    denials: replay.denials,
+    openPositions,
+    trades,
+    mismatches,
+    problems,
+  };
+}
+
+async function compareTrades(
+  client: pg.ClientBase,
+  closes: Map<string, ReplayedClose>,
+  problem: (text: string) => void,
+): Promise<number> {
+  const result = await client.query({
+    text: `SELECT trade_id, user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms
+           FROM trades ORDER BY trade_id`,
+    rowMode: 'array',
+  });
+  const rows = result.rows as [number, number, string, string, number, number, number, number][];
+  for (const [
+    tradeId,
+    userId,
+    strategy,
+    instrument,
+    buyOrderId,
+    sellOrderId,
+    openedAtMs,
+    closedAtMs,
+  ] of rows) {
+    const key = `${sellOrderId}:${userId}`;
+    const close = closes.get(key);
+    if (close === undefined) {
+      problem(`trade ${tradeId} (user ${userId}, order ${sellOrderId}) is not explained by the log`);
+      continue;
+    }
+    closes.delete(key);
+    const same =
+      strategy === close.strategy &&
+      instrument === close.instrument &&
+      buyOrderId === close.buyOrderId &&
+      openedAtMs === close.openedAtMs &&
+      closedAtMs === close.closedAtMs;
+    if (!same) problem(`trade ${tradeId} does not match the close of user ${userId} by order ${sellOrderId}`);
+  }
+  for (const close of closes.values()) {
+    problem(`order ${close.sellOrderId} closed a position of user ${close.userId} but no trade records it`);
+  }
+  return rows.length;
+}
+
+async function comparePositions(
+  client: pg.ClientBase,
+  replay: LogReplay,
+  problem: (text: string) => void,
+): Promise<number> {
+  const result = await client.query({
+    text: 'SELECT strategy, instrument, user_id, order_id, opened_at_ms FROM positions',
+    rowMode: 'array',
+  });
+  const stored = result.rows as [string, string, number, number, number][];
+  for (const [strategy, instrument, userId, orderId, openedAtMs] of stored) {
+    const held = replay.book.holdersOf(strategy, instrument)?.get(userId);
+    if (held === undefined)
+      problem(`open position ${strategy} ${instrument} of user ${userId} is not explained by the log`);
+    else if (held.orderId !== orderId || held.openedAtMs !== openedAtMs) {
+      problem(
+        `open position ${strategy} ${instrument} of user ${userId}: stored order ${orderId}, the log says ${held.orderId}`,
+      );
+    }
+  }
+  if (stored.length !== replay.book.size) {
+    problem(`${stored.length} open positions stored, the replay of the log leaves ${replay.book.size}`);
+  }
+  return stored.length;
+}

@@ -1,0 +1,162 @@
+// The read side of the PostgreSQL store: the order log, positions and trades, from any instance's
+// pool. The same queries and the same row shapes as the SQLite store's reads.
+
+import type pg from 'pg';
+import type { BookQuery, LoggedOrder, OrdersQuery, PositionRow, TradeRow, TradesQuery } from '../store.js';
+import type { PgUsers } from './profile-sync.js';
+
+export interface ClientOrderRow {
+  readonly order_id: number;
+  readonly strategy: string;
+  readonly instrument: string;
+  readonly side: 'BUY' | 'SELL';
+  readonly status: 'ACCEPTED' | 'REJECTED';
+  readonly reason: string | null;
+  readonly answer: string;
+}
+
+export class PgReads {
+  readonly #pool: pg.Pool;
+  readonly #users: PgUsers;
+
+  constructor(pool: pg.Pool, users: PgUsers) {
+    this.#pool = pool;
+    this.#users = users;
+  }
+
+  async orders(query: OrdersQuery): Promise<LoggedOrder[]> {
+    const where = new Where([query.after]);
+    where.push('o.order_id > $1');
+    if (query.user !== undefined) {
+      const userId = this.#users.idOf.get(query.user);
+      if (userId === undefined) return [];
+      // The orders applied for this user: the BUYs of its open positions and both sides of its trades.
+      const p = where.arg(userId);
+      where.push(`o.order_id IN (SELECT order_id FROM positions WHERE user_id = ${p}
+        UNION ALL SELECT buy_order_id FROM trades WHERE user_id = ${p}
+        UNION ALL SELECT sell_order_id FROM trades WHERE user_id = ${p})`);
+    }
+    where.equal('o.strategy', query.strategy);
+    where.equal('o.instrument', query.instrument);
+    where.equal('o.status', query.status);
+    const limit = where.arg(query.limit);
+    const result = await this.#pool.query({
+      text: `SELECT o.order_id, o.answer FROM orders o ${where.clause()} ORDER BY o.order_id LIMIT ${limit}`,
+      values: where.args,
+      rowMode: 'array',
+    });
+    return (result.rows as [number, string][]).map(([orderId, json]) => ({ orderId, json }));
+  }
+
+  /** The order placed with this client_order_id, if any: what a retry is answered from. */
+  async orderByClientId(client: pg.ClientBase, clientOrderId: string): Promise<ClientOrderRow | undefined> {
+    const result = await client.query<ClientOrderRow>(
+      'SELECT order_id, strategy, instrument, side, status, reason, answer FROM orders WHERE client_order_id = $1',
+      [clientOrderId],
+    );
+    return result.rows[0];
+  }
+
+  async order(orderId: number): Promise<string | undefined> {
+    const result = await this.#pool.query<{ answer: string }>(
+      'SELECT answer FROM orders WHERE order_id = $1',
+      [orderId],
+    );
+    return result.rows[0]?.answer;
+  }
+
+  async positions(query: BookQuery): Promise<PositionRow[]> {
+    const where = new Where([]);
+    if (query.user !== undefined) {
+      const userId = this.#users.idOf.get(query.user);
+      if (userId === undefined) return [];
+      where.equal('p.user_id', userId);
+    }
+    where.equal('p.strategy', query.strategy);
+    where.equal('p.instrument', query.instrument);
+    const limit = where.arg(query.limit);
+    const result = await this.#pool.query({
+      text: `SELECT u.name, p.strategy, p.instrument, p.order_id, p.opened_at_ms FROM positions p
+        JOIN users u ON u.user_id = p.user_id ${where.clause()}
+        ORDER BY p.strategy, p.instrument, p.user_id LIMIT ${limit}`,
+      values: where.args,
+      rowMode: 'array',
+    });
+    return (result.rows as [string, string, string, number, number][]).map(
+      ([user, strategy, instrument, order_id, openedAtMs]) => ({
+        user,
+        strategy,
+        instrument,
+        order_id,
+        opened_at: new Date(openedAtMs).toISOString(),
+      }),
+    );
+  }
+
+  async trades(query: TradesQuery): Promise<TradeRow[]> {
+    const where = new Where([query.after]);
+    where.push('t.trade_id > $1');
+    if (query.user !== undefined) {
+      const userId = this.#users.idOf.get(query.user);
+      if (userId === undefined) return [];
+      where.equal('t.user_id', userId);
+    }
+    where.equal('t.strategy', query.strategy);
+    where.equal('t.instrument', query.instrument);
+    const limit = where.arg(query.limit);
+    const result = await this.#pool.query({
+      text: `SELECT t.trade_id, u.name, t.strategy, t.instrument, t.buy_order_id, t.sell_order_id,
+        t.opened_at_ms, t.closed_at_ms FROM trades t JOIN users u ON u.user_id = t.user_id
+        ${where.clause()} ORDER BY t.trade_id LIMIT ${limit}`,
+      values: where.args,
+      rowMode: 'array',
+    });
+    return (result.rows as [number, string, string, string, number, number, number, number][]).map(
+      ([trade_id, user, strategy, instrument, buy_order_id, sell_order_id, opened, closed]) => ({
+        trade_id,
+        user,
+        strategy,
+        instrument,
+        buy_order_id,
+        sell_order_id,
+        opened_at: new Date(opened).toISOString(),
+        closed_at: new Date(closed).toISOString(),
+      }),
+    );
+  }
+
+  async openPositionsByUser(): Promise<Map<number, number>> {
+    const result = await this.#pool.query({
+      text: 'SELECT user_id, count(*) FROM positions GROUP BY user_id',
+      rowMode: 'array',
+    });
+    return new Map(result.rows as [number, number][]);
+  }
+}
+
+/** A WHERE clause built with numbered parameters. */
+class Where {
+  readonly args: unknown[];
+  readonly #conditions: string[] = [];
+
+  constructor(args: unknown[]) {
+    this.args = args;
+  }
+
+  arg(value: unknown): string {
+    this.args.push(value);
+    return `$${this.args.length}`;
+  }
+
+  push(condition: string): void {
+    this.#conditions.push(condition);
+  }
+
+  equal(column: string, value: unknown): void {
+    if (value !== undefined) this.push(`${column} = ${this.arg(value)}`);
+  }
+
+  clause(): string {
+    return this.#conditions.length === 0 ? '' : `WHERE ${this.#conditions.join(' AND ')}`;
+  }
+}

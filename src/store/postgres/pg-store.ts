@@ -1,0 +1,463 @@
+// The shared store: any number of instances on one PostgreSQL database. Each order is one
+// transaction: lock its book's row (SELECT … FOR UPDATE), read the book, draw the order's id under
+// that lock, decide with the same pure decide() as the embedded store, write everything it changed
+// in one statement, commit, and only then answer. Orders for one (strategy, instrument) serialise
+// across instances; orders for different books run in parallel on the pool's connections.
+//
+// Each instance keeps the books it has read, tagged with the last order id that changed them: a
+// book whose row still carries that id is reused without reading its positions again, so one
+// instance alone never reads them twice, and another instance's order is always seen.
+
+import assert from 'node:assert/strict';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { positionKey } from '../../domain/book.js';
+import type { Order } from '../../domain/order.js';
+import {
+  indexSubscriptions,
+  type Profile,
+  type SubscriptionIndex,
+  type UserProfile,
+} from '../../domain/profile.js';
+import { type Decision, decide, type OpenPosition, type UserId } from '../../domain/rules.js';
+import { renderAnswer } from '../answer.js';
+import {
+  type BookQuery,
+  type LoggedOrder,
+  type OrdersQuery,
+  type PlacedOrder,
+  type Readiness,
+  type Store,
+  StoreError,
+  type StrategySummary,
+  sameOrder,
+  type TradesQuery,
+  type UserDetail,
+  type UserSummary,
+} from '../store.js';
+import { createPool, describePgError, isConnectionFault } from './connection.js';
+import { migratePostgres } from './migrations.js';
+import { PgReads } from './pg-reads.js';
+import { type PgUsers, syncProfilePostgres } from './profile-sync.js';
+
+/** How often readiness is probed; a connection fault marks the store not ready at once. */
+const HEALTH_PROBE_INTERVAL_MS = 1000;
+
+const NOT_APPLIED = 'the order was not applied, retry later';
+const OUTCOME_UNKNOWN =
+  'the connection failed while the order was being committed, so it may or may not be applied: ' +
+  'retry with the same client_order_id (or Idempotency-Key) to learn the outcome safely';
+
+export interface PostgresStoreOptions {
+  readonly url: string;
+  readonly poolMax: number;
+  readonly profile: Profile;
+  readonly profileText: string;
+  readonly logger: Logger;
+}
+
+interface CachedBook {
+  /** The order that last changed this book, as its row in `books` says. */
+  lastOrderId: number;
+  readonly holders: Map<UserId, OpenPosition>;
+}
+
+const LOCK_BOOK = 'SELECT last_order_id FROM books WHERE strategy = $1 AND instrument = $2 FOR UPDATE';
+const READ_BOOK =
+  'SELECT user_id, order_id, opened_at_ms FROM positions WHERE strategy = $1 AND instrument = $2';
+/** Everything one order changes, in one statement (one round trip), whatever its fan-out. */
+const WRITE_ORDER = `
+WITH new_order AS (
+  INSERT INTO orders (order_id, client_order_id, strategy, instrument, side, status, reason,
+                      received_at_ms, profile_version, answer)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+), opened AS (
+  INSERT INTO positions (strategy, instrument, user_id, order_id, opened_at_ms)
+  SELECT $3, $4, u, $1, $8 FROM unnest($11::integer[]) AS u
+), closed AS (
+  DELETE FROM positions WHERE strategy = $3 AND instrument = $4 AND user_id = ANY($12::integer[])
+  RETURNING user_id
+), traded AS (
+  INSERT INTO trades (user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms)
+  SELECT c.u, $3, $4, c.b, $1, c.t, $8
+  FROM unnest($12::integer[], $13::bigint[], $14::bigint[]) WITH ORDINALITY AS c(u, b, t, n) ORDER BY c.n
+)
+UPDATE books SET last_order_id = $1 WHERE strategy = $3 AND instrument = $4
+RETURNING (SELECT count(*)::integer FROM closed) AS closed`;
+
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const pool = createPool({ url: options.url, poolMax: options.poolMax, logger: options.logger });
+  try {
+    const client = await pool.connect();
+    try {
+      const schema = await migratePostgres(client);
+      if (schema.from !== schema.to) options.logger.info({ schema }, 'database schema migrated');
+      const synced = await syncProfilePostgres(client, options.profile, options.profileText, Date.now());
+      if (synced.created) {
+        options.logger.info(
+          { users: options.profile.length, version: synced.version },
+          'profile stored in the database as a new version',
+        );
+      }
+      const open = await client.query<{ count: number }>('SELECT count(*)::integer AS count FROM positions');
+      return new PostgresStore(pool, options, synced.version, synced.users, open.rows[0]!.count);
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw error;
+  }
+}
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly #pool: pg.Pool;
+  readonly #logger: Logger;
+  readonly #profile: Profile;
+  readonly #profileByUser: Map<string, UserProfile>;
+  readonly #profileVersion: number;
+  readonly #users: PgUsers;
+  readonly #subscriptions: SubscriptionIndex;
+  readonly #reads: PgReads;
+  readonly #books = new Map<string, CachedBook>();
+  readonly #probe: NodeJS.Timeout;
+  /** Open positions found at start: the book is shared, so this instance cannot keep it current. */
+  readonly openPositions: number;
+  #healthy = true;
+  #healthDetail: string | undefined;
+  #closing = false;
+  #inFlight = 0;
+  #drained: (() => void) | null = null;
+
+  constructor(
+    pool: pg.Pool,
+    options: PostgresStoreOptions,
+    version: number,
+    users: PgUsers,
+    openPositions: number,
+  ) {
+    this.#pool = pool;
+    this.#logger = options.logger;
+    this.#profile = options.profile;
+    this.#profileByUser = new Map(options.profile.map((entry) => [entry.user, entry]));
+    this.#profileVersion = version;
+    this.#users = users;
+    this.#subscriptions = indexSubscriptions(this.#profile, (user) => users.idOf.get(user)!);
+    this.#reads = new PgReads(pool, users);
+    this.openPositions = openPositions;
+    this.#probe = setInterval(() => void this.#probeHealth(), HEALTH_PROBE_INTERVAL_MS);
+    this.#probe.unref();
+  }
+
+  readiness(): Readiness {
+    if (this.#closing) return { ready: false, state: 'closing' };
+    if (!this.#healthy)
+      return { ready: false, state: 'recovering', detail: this.#healthDetail ?? 'PostgreSQL' };
+    return { ready: true, state: 'ready' };
+  }
+
+  async #probeHealth(): Promise<void> {
+    if (this.#closing) return;
+    try {
+      await this.#pool.query('SELECT 1');
+      if (!this.#healthy) this.#logger.warn('PostgreSQL reachable again: taking orders');
+      this.#healthy = true;
+      this.#healthDetail = undefined;
+    } catch (error) {
+      this.#markUnhealthy(error);
+    }
+  }
+
+  #markUnhealthy(error: unknown): void {
+    const detail = `waiting for PostgreSQL (${describePgError(error)}); retrying every second`;
+    if (this.#healthy)
+      this.#logger.error({ detail }, 'PostgreSQL unreachable: orders get 503 until it is back');
+    this.#healthy = false;
+    this.#healthDetail = detail;
+  }
+
+  async place(order: Order, receivedAtMs: number): Promise<PlacedOrder> {
+    if (this.#closing) throw unavailable('the server is shutting down');
+    if (!this.#healthy) throw unavailable(this.#healthDetail ?? 'PostgreSQL is unreachable');
+    this.#inFlight++;
+    try {
+      return await this.#place(order, receivedAtMs);
+    } finally {
+      if (--this.#inFlight === 0) this.#drained?.();
+    }
+  }
+
+  async #place(order: Order, receivedAtMs: number): Promise<PlacedOrder> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      this.#markUnhealthy(error);
+      throw unavailable(`cannot reach PostgreSQL (${describePgError(error)}); ${NOT_APPLIED}`);
+    }
+    let broken = false;
+    try {
+      if (order.clientOrderId !== null) {
+        const earlier = await this.#reads.orderByClientId(client, order.clientOrderId);
+        if (earlier !== undefined) return answerRetry(order, earlier);
+      }
+      return await this.#transaction(client, order, receivedAtMs);
+    } catch (error) {
+      if (error instanceof StoreError) throw error;
+      broken = isConnectionFault(error);
+      if (broken) this.#markUnhealthy(error);
+      if (order.clientOrderId !== null && isDuplicateClientId(error)) {
+        // Another request with this client_order_id committed first, here or on another instance.
+        const earlier = await this.#reads.orderByClientId(client, order.clientOrderId).catch(() => undefined);
+        if (earlier !== undefined) return answerRetry(order, earlier);
+      }
+      this.#logger.warn({ err: { message: describePgError(error) } }, 'order not applied: PostgreSQL failed');
+      throw unavailable(`PostgreSQL failed (${describePgError(error)}); ${NOT_APPLIED}`);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async #transaction(client: pg.PoolClient, order: Order, receivedAtMs: number): Promise<PlacedOrder> {
+    const key = positionKey(order.strategy, order.instrument);
+    let committing = false;
+    try {
+      await client.query('BEGIN');
+      const lastOrderId = await this.#lockBook(client, order);
+      const book = await this.#bookAt(client, key, order, lastOrderId);
+      // The id is drawn under the book's lock: replaying the log in order_id order replays each book
+      // in the order its orders were decided.
+      const drawn = await client.query({ text: "SELECT nextval('order_ids')", rowMode: 'array' });
+      const orderId = Number((drawn.rows[0] as [number])[0]);
+      assert.ok(orderId > lastOrderId, 'order ids increase within a book');
+      const decision = decide(
+        order.side,
+        order.instrument,
+        this.#subscriptions.get(order.strategy),
+        book.holders,
+      );
+      const json = renderAnswer({ orderId, order, receivedAtMs }, decision, this.#users.nameJson);
+      const written = await client.query<{ closed: number }>(
+        WRITE_ORDER,
+        writeParameters(order, orderId, receivedAtMs, this.#profileVersion, decision, json),
+      );
+      const closes = decision.fills.length - countOpens(decision);
+      // The book read (or kept) must be the book on disk; if not, nothing is committed.
+      assert.equal(written.rows[0]?.closed, closes, 'every position a SELL closes was open');
+      committing = true;
+      await client.query('COMMIT');
+      this.#remember(key, book, decision, orderId, receivedAtMs);
+      return {
+        orderId,
+        status: decision.status,
+        reason: decision.reason,
+        json,
+        fills: decision.fills.length,
+        denials: decision.denials.length,
+        replayed: false,
+      };
+    } catch (error) {
+      this.#books.delete(key);
+      if (!committing) await client.query('ROLLBACK').catch(() => {});
+      if (committing && isConnectionFault(error)) {
+        this.#markUnhealthy(error);
+        throw unavailable(
+          `PostgreSQL failed during the commit (${describePgError(error)}); ${OUTCOME_UNKNOWN}`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  async #lockBook(client: pg.PoolClient, order: Order): Promise<number> {
+    const args = [order.strategy, order.instrument];
+    let locked = await client.query({ text: LOCK_BOOK, values: args, rowMode: 'array' });
+    if (locked.rows.length === 0) {
+      // A book no profile gave (an order for an unknown strategy or instrument): it gets its row now.
+      await client.query(
+        'INSERT INTO books (strategy, instrument) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+        args,
+      );
+      locked = await client.query({ text: LOCK_BOOK, values: args, rowMode: 'array' });
+    }
+    return Number((locked.rows[0] as [number])[0]);
+  }
+
+  /** The book as of lastOrderId: kept from this instance's last order on it, or read under the lock. */
+  async #bookAt(client: pg.PoolClient, key: string, order: Order, lastOrderId: number): Promise<CachedBook> {
+    const cached = this.#books.get(key);
+    if (cached !== undefined && cached.lastOrderId === lastOrderId) return cached;
+    const rows = await client.query({
+      text: READ_BOOK,
+      values: [order.strategy, order.instrument],
+      rowMode: 'array',
+    });
+    const holders = new Map<UserId, OpenPosition>();
+    for (const [userId, orderId, openedAtMs] of rows.rows as [number, string, string][]) {
+      holders.set(userId, { orderId: Number(orderId), openedAtMs: Number(openedAtMs) });
+    }
+    await this.#users.learn(client, holders.keys());
+    return { lastOrderId, holders };
+  }
+
+  /** After the commit: the book now stands at orderId, unless a later order on it was seen meanwhile. */
+  #remember(key: string, book: CachedBook, decision: Decision, orderId: number, nowMs: number): void {
+    const current = this.#books.get(key);
+    if (current !== undefined && current !== book && current.lastOrderId > orderId) return;
+    for (const fill of decision.fills) {
+      if (fill.closes === null) book.holders.set(fill.userId, { orderId, openedAtMs: nowMs });
+      else book.holders.delete(fill.userId);
+    }
+    book.lastOrderId = orderId;
+    this.#books.set(key, book);
+  }
+
+  async orders(query: OrdersQuery): Promise<readonly LoggedOrder[]> {
+    return this.#read(() => this.#reads.orders(query));
+  }
+
+  async order(orderId: number): Promise<string | undefined> {
+    return this.#read(() => this.#reads.order(orderId));
+  }
+
+  async positions(query: BookQuery) {
+    return this.#read(() => this.#reads.positions(query));
+  }
+
+  async trades(query: TradesQuery) {
+    return this.#read(() => this.#reads.trades(query));
+  }
+
+  async users(): Promise<readonly UserSummary[]> {
+    const open = await this.#read(() => this.#reads.openPositionsByUser());
+    return this.#profile.map((entry) => summarise(entry, open.get(this.#users.idOf.get(entry.user)!) ?? 0));
+  }
+
+  async user(name: string): Promise<UserDetail | undefined> {
+    if (!this.#users.idOf.has(name)) return undefined;
+    const positions = await this.#read(() =>
+      this.#reads.positions({ user: name, limit: Number.MAX_SAFE_INTEGER }),
+    );
+    const entry = this.#profileByUser.get(name) ?? { user: name, subscriptions: [] };
+    return { ...summarise(entry, positions.length), positions };
+  }
+
+  async strategies(): Promise<readonly StrategySummary[]> {
+    const summaries: StrategySummary[] = [];
+    for (const [strategy, subscribers] of this.#subscriptions) {
+      const instruments: Record<string, number> = {};
+      for (const set of subscribers.values())
+        for (const instrument of set) instruments[instrument] = (instruments[instrument] ?? 0) + 1;
+      summaries.push({ strategy, subscribers: subscribers.size, instruments });
+    }
+    return summaries.sort((a, b) => (a.strategy < b.strategy ? -1 : 1));
+  }
+
+  /** A read that PostgreSQL could not answer is a 503, like an order. */
+  async #read<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (isConnectionFault(error)) this.#markUnhealthy(error);
+      throw unavailable(`PostgreSQL could not answer (${describePgError(error)})`);
+    }
+  }
+
+  /** Stops taking orders, lets the ones in flight commit and answer, then closes the pool. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    clearInterval(this.#probe);
+    if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+    await this.#pool.end();
+  }
+}
+
+function writeParameters(
+  order: Order,
+  orderId: number,
+  receivedAtMs: number,
+  profileVersion: number,
+  decision: Decision,
+  answer: string,
+): unknown[] {
+  const opened: number[] = [];
+  const closedUsers: number[] = [];
+  const buyOrderIds: number[] = [];
+  const openedAtMs: number[] = [];
+  for (const fill of decision.fills) {
+    if (fill.closes === null) opened.push(fill.userId);
+    else {
+      closedUsers.push(fill.userId);
+      buyOrderIds.push(fill.closes.orderId);
+      openedAtMs.push(fill.closes.openedAtMs);
+    }
+  }
+  return [
+    orderId,
+    order.clientOrderId,
+    order.strategy,
+    order.instrument,
+    order.side,
+    decision.status,
+    decision.reason,
+    receivedAtMs,
+    profileVersion,
+    answer,
+    opened,
+    closedUsers,
+    buyOrderIds,
+    openedAtMs,
+  ];
+}
+
+function countOpens(decision: Decision): number {
+  let opens = 0;
+  for (const fill of decision.fills) if (fill.closes === null) opens++;
+  return opens;
+}
+
+function answerRetry(
+  order: Order,
+  earlier: {
+    order_id: number;
+    strategy: string;
+    instrument: string;
+    side: 'BUY' | 'SELL';
+    status: 'ACCEPTED' | 'REJECTED';
+    reason: string | null;
+    answer: string;
+  },
+): PlacedOrder {
+  if (!sameOrder(earlier, order)) {
+    throw new StoreError(
+      'IDEMPOTENCY_CONFLICT',
+      `client_order_id ${JSON.stringify(order.clientOrderId)} was already used for a different order (strategy, instrument or position differ)`,
+    );
+  }
+  return {
+    orderId: earlier.order_id,
+    status: earlier.status,
+    reason: earlier.reason,
+    json: earlier.answer,
+    fills: 0,
+    denials: 0,
+    replayed: true,
+  };
+}
+
+function isDuplicateClientId(error: unknown): boolean {
+  const { code, constraint } = error as { code?: string; constraint?: string };
+  return code === '23505' && constraint === 'orders_client_order_id_key';
+}
+
+function unavailable(why: string): StoreError {
+  return new StoreError('STORE_UNAVAILABLE', `the store is not accepting orders: ${why}`);
+}
+
+function summarise(entry: UserProfile, openPositions: number): UserSummary {
+  const strategies: Record<string, readonly string[]> = {};
+  for (const { strategy, instruments } of entry.subscriptions) strategies[strategy] = instruments;
+  return { user: entry.user, strategies, open_positions: openPositions };
+}
