@@ -22,6 +22,7 @@ import {
 } from './fanout.js';
 import { findLoadGenerator, type GeneratorChoice, type LoadResult, runLoad } from './load.js';
 import type { OpenLoopResult } from './open-loop.js';
+import { runPostgresBench } from './postgres.js';
 import {
   assertAlive,
   generateProfile,
@@ -36,7 +37,7 @@ import {
 } from './processes.js';
 import { format, HOW_TO_READ, machine, type Row, renderTable } from './report.js';
 
-const SCENARIOS = ['throughput', 'latency', 'fanout', 'restart', 'memory'] as const;
+const SCENARIOS = ['throughput', 'latency', 'fanout', 'restart', 'memory', 'postgres'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 /** Restart kills the fan-out server; memory is the peak of both. */
@@ -46,6 +47,7 @@ const NEEDS: Record<Scenario, readonly Scenario[]> = {
   fanout: [],
   restart: ['fanout'],
   memory: ['fanout', 'restart'],
+  postgres: [],
 };
 
 interface Durations {
@@ -82,6 +84,9 @@ and writes the same figures to bench/results/latest.json. About a minute; --quic
               at fan-outs of ~450, ~4,500 and ~45,000; leaves ~400,000 positions open
   restart     kill -9 the fan-out server, restart it: time from spawn to the first 200 of /health
   memory      peak RSS of the server during fan-out and restart
+  postgres    the same on the PostgreSQL store (BENCH_PG, default the machine's at 127.0.0.1:5432):
+              throughput with one instance and with two on one database, latency at ${LATENCY_RATE}/s,
+              fan-out on a 10,000-user profile, restart after kill -9
 
   --only LIST             comma-separated scenarios (default all); restart and memory also run fan-out
   --quick                 shorter runs (3 s instead of 10 s per load), for a quick look
@@ -391,6 +396,46 @@ async function memory(context: Context): Promise<Outcome> {
   return { rows, figures: { fanoutKiB, restartKiB, peakKiB: worstKiB, samples: measured } };
 }
 
+async function postgres(context: Context): Promise<Outcome> {
+  const generator = findLoadGenerator(context.generator, context.progress);
+  if (typeof generator === 'string') {
+    return { rows: [rowsOf('postgres')('skipped', generator)], figures: { skipped: generator } };
+  }
+  const d = context.durations;
+  const result = await runPostgresBench({
+    dir: context.dir,
+    generator,
+    bodies: context.bodies,
+    smallProfile: context.smallProfile,
+    connections: CONNECTIONS,
+    warmupSeconds: d.warmupSeconds,
+    seconds: d.throughputSeconds,
+    latencyRate: LATENCY_RATE,
+    latencySeconds: d.latencySeconds,
+    latencyWarmupMs: d.latencyWarmupMs,
+    progress: context.progress,
+  });
+  const row = rowsOf('postgres');
+  const { oneInstance: one, twoInstances: two, latency: lat, fanout: fan, restart: re } = result;
+  const errors = one.non2xx + one.socketErrors + two.non2xx + two.socketErrors;
+  const rows: Row[] = [
+    row(
+      `one instance, ${SMALL_PROFILE_USERS} users, ${CONNECTIONS} conn`,
+      `${format.int(one.requestsPerSecond)} req/s`,
+    ),
+    row('two instances, one database', `${format.int(two.requestsPerSecond)} req/s`),
+    row('non-2xx + socket errors', format.int(errors), '0', errors === 0),
+    row(
+      `p50 / p99 / p99.9 at ${format.int(LATENCY_RATE)}/s, one instance`,
+      `${format.ms(lat.latencyMs.p50)} / ${format.ms(lat.latencyMs.p99)} / ${format.ms(lat.latencyMs.p999)}`,
+    ),
+    row('latency errors', `${format.int(lat.errors)} of ${format.int(lat.measured)}`, '0', lat.errors === 0),
+    row(`fan-out fills/s, ${format.int(fan.users)} users`, `${format.int(fan.fillsPerSecond)} fills/s`),
+    row(`restart after kill -9, ${format.int(re.openPositions)} positions`, format.seconds(re.readyMs)),
+  ];
+  return { rows, figures: result };
+}
+
 const RUNNERS: Record<
   Scenario,
   { run: (context: Context) => Promise<Outcome>; title: (context: Context) => string }
@@ -413,6 +458,10 @@ const RUNNERS: Record<
   },
   restart: { run: restart, title: () => 'restart after kill -9' },
   memory: { run: memory, title: () => 'memory: peak RSS of the fan-out and restarted servers' },
+  postgres: {
+    run: postgres,
+    title: () => 'PostgreSQL store: throughput (one and two instances), latency, fan-out, restart',
+  },
 };
 
 async function runScenarios(

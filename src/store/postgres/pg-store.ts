@@ -37,8 +37,11 @@ import {
 } from '../store.js';
 import { createPool, describePgError, isConnectionFault } from './connection.js';
 import { migratePostgres } from './migrations.js';
-import { PgReads } from './pg-reads.js';
+import { type ClientOrderRow, PgReads } from './pg-reads.js';
 import { type PgUsers, syncProfilePostgres } from './profile-sync.js';
+
+/** Orders waiting for a connection beyond this many get a 503 at once: a queue must not grow without bound. */
+const QUEUED_ORDERS_MAX = 10_000;
 
 /** How often readiness is probed; a connection fault marks the store not ready at once. */
 const HEALTH_PROBE_INTERVAL_MS = 1000;
@@ -62,7 +65,15 @@ interface CachedBook {
   readonly holders: Map<UserId, OpenPosition>;
 }
 
-const LOCK_BOOK = 'SELECT last_order_id FROM books WHERE strategy = $1 AND instrument = $2 FOR UPDATE';
+/**
+ * Locks the book's row, then draws the order's id: the CTE is materialised, so nextval() runs on its
+ * output, after the lock is granted (an id drawn before the wait could commit out of order).
+ */
+const lockAndDraw = (strategy: string, instrument: string) =>
+  `WITH locked AS MATERIALIZED (SELECT last_order_id FROM books WHERE strategy = ${strategy} AND instrument = ${instrument} FOR UPDATE)
+   SELECT last_order_id, nextval('order_ids') FROM locked`;
+const EARLIER_ANSWER =
+  'SELECT order_id, strategy, instrument, side, status, reason, answer FROM orders WHERE client_order_id = ';
 const READ_BOOK =
   'SELECT user_id, order_id, opened_at_ms FROM positions WHERE strategy = $1 AND instrument = $2';
 /** Everything one order changes, in one statement (one round trip), whatever its fan-out. */
@@ -129,6 +140,12 @@ export class PostgresStore implements Store {
   #closing = false;
   #inFlight = 0;
   #drained: (() => void) | null = null;
+  /**
+   * Orders take a connection only when one is free: pg's own wait for a pooled client shares its
+   * timeout with connecting, so a burst would look like an unreachable server.
+   */
+  #freeConnections: number;
+  readonly #waiting: (() => void)[] = [];
 
   constructor(
     pool: pg.Pool,
@@ -146,6 +163,7 @@ export class PostgresStore implements Store {
     this.#subscriptions = indexSubscriptions(this.#profile, (user) => users.idOf.get(user)!);
     this.#reads = new PgReads(pool, users);
     this.openPositions = openPositions;
+    this.#freeConnections = options.poolMax;
     this.#probe = setInterval(() => void this.#probeHealth(), HEALTH_PROBE_INTERVAL_MS);
     this.#probe.unref();
   }
@@ -180,9 +198,20 @@ export class PostgresStore implements Store {
   async place(order: Order, receivedAtMs: number): Promise<PlacedOrder> {
     if (this.#closing) throw unavailable('the server is shutting down');
     if (!this.#healthy) throw unavailable(this.#healthDetail ?? 'PostgreSQL is unreachable');
+    if (this.#waiting.length >= QUEUED_ORDERS_MAX) {
+      throw unavailable(`${QUEUED_ORDERS_MAX} orders are already waiting for PostgreSQL; retry later`);
+    }
     this.#inFlight++;
     try {
-      return await this.#place(order, receivedAtMs);
+      if (this.#freeConnections > 0) this.#freeConnections--;
+      else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      try {
+        return await this.#place(order, receivedAtMs);
+      } finally {
+        const next = this.#waiting.shift();
+        if (next !== undefined) next();
+        else this.#freeConnections++;
+      }
     } finally {
       if (--this.#inFlight === 0) this.#drained?.();
     }
@@ -198,10 +227,6 @@ export class PostgresStore implements Store {
     }
     let broken = false;
     try {
-      if (order.clientOrderId !== null) {
-        const earlier = await this.#reads.orderByClientId(client, order.clientOrderId);
-        if (earlier !== undefined) return answerRetry(order, earlier);
-      }
       return await this.#transaction(client, order, receivedAtMs);
     } catch (error) {
       if (error instanceof StoreError) throw error;
@@ -223,13 +248,13 @@ export class PostgresStore implements Store {
     const key = positionKey(order.strategy, order.instrument);
     let committing = false;
     try {
-      await client.query('BEGIN');
-      const lastOrderId = await this.#lockBook(client, order);
+      const opened = await this.#begin(client, order);
+      if (opened.earlier !== undefined) {
+        await client.query('ROLLBACK');
+        return answerRetry(order, opened.earlier);
+      }
+      const { lastOrderId, orderId } = opened;
       const book = await this.#bookAt(client, key, order, lastOrderId);
-      // The id is drawn under the book's lock: replaying the log in order_id order replays each book
-      // in the order its orders were decided.
-      const drawn = await client.query({ text: "SELECT nextval('order_ids')", rowMode: 'array' });
-      const orderId = Number((drawn.rows[0] as [number])[0]);
       assert.ok(orderId > lastOrderId, 'order ids increase within a book');
       const decision = decide(
         order.side,
@@ -270,18 +295,34 @@ export class PostgresStore implements Store {
     }
   }
 
-  async #lockBook(client: pg.PoolClient, order: Order): Promise<number> {
-    const args = [order.strategy, order.instrument];
-    let locked = await client.query({ text: LOCK_BOOK, values: args, rowMode: 'array' });
-    if (locked.rows.length === 0) {
+  /**
+   * The first round trip of an order: BEGIN, the earlier answer to its client_order_id if any, the lock
+   * on its book and its id, drawn under that lock (so replaying the log in order_id order replays each
+   * book in the order its orders were decided). One simple-protocol query, literals escaped by pg.
+   */
+  async #begin(
+    client: pg.PoolClient,
+    order: Order,
+  ): Promise<{ earlier?: ClientOrderRow; lastOrderId: number; orderId: number }> {
+    const strategy = client.escapeLiteral(order.strategy);
+    const instrument = client.escapeLiteral(order.instrument);
+    const earlier =
+      order.clientOrderId === null ? '' : `${EARLIER_ANSWER}${client.escapeLiteral(order.clientOrderId)};`;
+    const results = (await client.query(
+      `BEGIN;${earlier}${lockAndDraw(strategy, instrument)}`,
+    )) as unknown as pg.QueryResult[];
+    const found = earlier === '' ? undefined : (results[1]!.rows[0] as ClientOrderRow | undefined);
+    if (found !== undefined) return { earlier: found, lastOrderId: 0, orderId: 0 };
+    let locked = results.at(-1)!.rows[0] as { last_order_id: number; nextval: number } | undefined;
+    if (locked === undefined) {
       // A book no profile gave (an order for an unknown strategy or instrument): it gets its row now.
-      await client.query(
-        'INSERT INTO books (strategy, instrument) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-        args,
-      );
-      locked = await client.query({ text: LOCK_BOOK, values: args, rowMode: 'array' });
+      await client.query('INSERT INTO books (strategy, instrument) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+        order.strategy,
+        order.instrument,
+      ]);
+      locked = (await client.query(lockAndDraw(strategy, instrument))).rows[0];
     }
-    return Number((locked.rows[0] as [number])[0]);
+    return { lastOrderId: Number(locked!.last_order_id), orderId: Number(locked!.nextval) };
   }
 
   /** The book as of lastOrderId: kept from this instance's last order on it, or read under the lock. */
@@ -418,18 +459,7 @@ function countOpens(decision: Decision): number {
   return opens;
 }
 
-function answerRetry(
-  order: Order,
-  earlier: {
-    order_id: number;
-    strategy: string;
-    instrument: string;
-    side: 'BUY' | 'SELL';
-    status: 'ACCEPTED' | 'REJECTED';
-    reason: string | null;
-    answer: string;
-  },
-): PlacedOrder {
+function answerRetry(order: Order, earlier: ClientOrderRow): PlacedOrder {
   if (!sameOrder(earlier, order)) {
     throw new StoreError(
       'IDEMPOTENCY_CONFLICT',
