@@ -51,6 +51,13 @@ export function createPool(options: PoolOptions): pg.Pool {
       `an idle PostgreSQL connection to ${redactUrl(options.url)} failed; the pool replaces it`,
     );
   });
+  // The pool listens for 'error' only on idle clients: a connection that drops while an order holds
+  // its client (pool.connect()) emits 'error' with no listener, which ends the process. Every client
+  // gets one for life. The statement in flight fails with the same error, and that is where it is
+  // answered (a 503); a client that failed is no longer queryable, so the pool discards it on release.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }
 

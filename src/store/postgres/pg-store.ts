@@ -229,7 +229,11 @@ export class PostgresStore implements Store {
     try {
       return await this.#transaction(client, order, receivedAtMs);
     } catch (error) {
-      if (error instanceof StoreError) throw error;
+      if (error instanceof StoreError) {
+        // A commit that failed on the connection: it may still be stuck there, so it is not reused.
+        broken = error.code === 'STORE_UNAVAILABLE';
+        throw error;
+      }
       broken = isConnectionFault(error);
       if (broken) this.#markUnhealthy(error);
       if (order.clientOrderId !== null && isDuplicateClientId(error)) {
@@ -284,7 +288,9 @@ export class PostgresStore implements Store {
       };
     } catch (error) {
       this.#books.delete(key);
-      if (!committing) await client.query('ROLLBACK').catch(() => {});
+      // On a failed connection a ROLLBACK would only queue behind the stuck statement and wait out its
+      // own query timeout; the connection is discarded instead, which ends the transaction.
+      if (!committing && !isConnectionFault(error)) await client.query('ROLLBACK').catch(() => {});
       if (committing && isConnectionFault(error)) {
         this.#markUnhealthy(error);
         throw unavailable(
