@@ -135,8 +135,18 @@ export class SqliteStore implements Store {
   }
 
   async start(): Promise<void> {
-    this.#reloadBook();
-    await this.#spawnWriter();
+    // The writer thread boots (loads its modules, opens the file) while this thread reads the book.
+    const writer = this.#spawnWriter();
+    try {
+      this.#reloadBook();
+    } catch (error) {
+      void writer.then(
+        () => this.#worker?.terminate(),
+        () => {},
+      );
+      throw error;
+    }
+    await writer;
     this.#checkpointer = new Worker(new URL('./checkpointer-worker.js', import.meta.url), {
       workerData: { path: this.#path },
     });
