@@ -2,7 +2,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { ConfigError, databaseUrlFrom, parseDatabaseUrl } from '../config.js';
+import { type Config, ConfigError, databaseUrlFrom, parseDatabaseUrl } from '../config.js';
 import { parseUniverse, type Universe } from '../domain/universe.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -86,12 +86,17 @@ export async function readUniverse(path: string): Promise<Universe> {
   return parseUniverse(text, path);
 }
 
-/** The database file a --database-url flag (or DATABASE_URL, or the default) names. */
-export function databasePath(values: Flags): string {
+/** The database a --database-url flag (or DATABASE_URL, or the default) names. */
+export function databaseConfig(values: Flags): Config['database'] {
   try {
-    return parseDatabaseUrl(databaseUrlFrom(values['database-url'], process.env)).path;
+    return parseDatabaseUrl(databaseUrlFrom(values['database-url'], process.env));
   } catch (error) {
     if (error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
+}
+
+/** The database file a --database-url flag (or DATABASE_URL, or the default) names. */
+export function databasePath(values: Flags): string {
+  return databaseConfig(values).path;
 }

@@ -2,6 +2,7 @@
 // PostgreSQL store. The gate and the HTTP layer know only this.
 
 import type { Order, Side } from '../domain/order.js';
+import type { KeyStore } from './key-store.js';
 
 export interface PlacedOrder {
   readonly orderId: number;
@@ -83,6 +84,8 @@ export interface Readiness {
 
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
+  /** The API keys, in the same database: every instance sharing it shares the keys. */
+  readonly keys: KeyStore;
   /** Decides the order for every user, commits it durably, and only then resolves. */
   place(order: Order, receivedAtMs: number): Promise<PlacedOrder>;
   readiness(): Readiness;

@@ -59,6 +59,21 @@ const MIGRATIONS: readonly string[] = [
   `
   DROP TABLE decisions;
   `,
+  // API keys, shared by every process on the file: only the SHA-256 of a secret is stored. The partial
+  // index answers "is any key active?" (open mode) on every keyless request without a scan.
+  `
+  CREATE TABLE api_keys (
+    key_id TEXT PRIMARY KEY,
+    secret_sha256 TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'read', 'strategy')),
+    strategy TEXT CHECK ((role = 'strategy') = (strategy IS NOT NULL)),
+    name TEXT,
+    created_at_ms INTEGER NOT NULL,
+    last_used_at_ms INTEGER,
+    revoked_at_ms INTEGER
+  );
+  CREATE INDEX api_keys_active ON api_keys (key_id) WHERE revoked_at_ms IS NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
