@@ -8,6 +8,7 @@ import { type Profile, ProfileError, parseProfile } from '../domain/profile.js';
 import { parseUniverse } from '../domain/universe.js';
 import { createGate } from '../gate.js';
 import { buildApp } from '../http/app.js';
+import { OPEN_MODE_WARNING } from '../http/auth.js';
 import { createLogs, type Logs } from '../logger.js';
 import { SchemaError } from '../store/sqlite/migrations.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
@@ -95,6 +96,7 @@ async function serve(config: Config, logs: Logs): Promise<number> {
     version,
     draining: () => draining,
   });
+  if (!(await store.keys.hasKeys())) logger.warn(OPEN_MODE_WARNING);
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {

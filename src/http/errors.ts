@@ -10,6 +10,16 @@ export const HTTP_ERRORS = {
   },
   INVALID_JSON: { status: 400, description: 'The body is not valid JSON.' },
   EMPTY_BODY: { status: 400, description: 'The request needs a JSON body and had none.' },
+  UNAUTHORIZED: {
+    status: 401,
+    description:
+      'API keys exist and the request had none, or one that is unknown, revoked or malformed (send Authorization: Bearer TOKEN or X-API-Key: TOKEN).',
+  },
+  FORBIDDEN: {
+    status: 403,
+    description:
+      "The key's role does not allow this: a read key may only GET, a strategy key may only place orders for its own strategy; the message says which.",
+  },
   ORDER_NOT_FOUND: { status: 404, description: 'No order has this order_id.' },
   USER_NOT_FOUND: { status: 404, description: 'No user of this name is known.' },
   NOT_FOUND: {

@@ -61,10 +61,11 @@ export interface KeyStore {
    */
   findActive(id: string): Promise<ActiveKey | undefined>;
   /**
-   * Whether any key is active. While none is, the server runs open (anyone may do anything). Called
-   * on every request that carries no key, never cached, so that the first key closes the server at once.
+   * Whether any key was ever created, revoked ones included. While none was, the server runs open
+   * (anyone may do anything); revoking every key later does not open it again. Called on every request
+   * that carries no key, never cached, so that the first key closes the server at once.
    */
-  hasActiveKeys(): Promise<boolean>;
+  hasKeys(): Promise<boolean>;
   /**
    * Records that the key was used at atMs (never moving it back). The caller calls it at most about
    * once a minute per key and off the answer path; a failure is logged, never fails a request.

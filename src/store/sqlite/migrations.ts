@@ -59,8 +59,8 @@ const MIGRATIONS: readonly string[] = [
   `
   DROP TABLE decisions;
   `,
-  // API keys, shared by every process on the file: only the SHA-256 of a secret is stored. The partial
-  // index answers "is any key active?" (open mode) on every keyless request without a scan.
+  // API keys, shared by every process on the file: only the SHA-256 of a secret is stored. A revoked
+  // key keeps its row: it still counts as a key (no return to open mode) and shows in the list.
   `
   CREATE TABLE api_keys (
     key_id TEXT PRIMARY KEY,
@@ -72,7 +72,6 @@ const MIGRATIONS: readonly string[] = [
     last_used_at_ms INTEGER,
     revoked_at_ms INTEGER
   );
-  CREATE INDEX api_keys_active ON api_keys (key_id) WHERE revoked_at_ms IS NULL;
   `,
 ];
 

@@ -27,7 +27,7 @@ function prepare(db: Database.Database) {
       `SELECT key_id AS id, role, strategy, secret_sha256 AS secretSha256 FROM api_keys
        WHERE key_id = ? AND revoked_at_ms IS NULL`,
     ),
-    hasActiveKeys: db.prepare('SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at_ms IS NULL)').pluck(),
+    hasKeys: db.prepare('SELECT EXISTS (SELECT 1 FROM api_keys)').pluck(),
     recordLastUse: db.prepare(
       'UPDATE api_keys SET last_used_at_ms = max(coalesce(last_used_at_ms, 0), ?) WHERE key_id = ?',
     ),
@@ -66,8 +66,8 @@ export class SqliteKeys implements KeyStore {
     return this.#statements.findActive.get(id) as ActiveKey | undefined;
   }
 
-  async hasActiveKeys(): Promise<boolean> {
-    return this.#statements.hasActiveKeys.get() === 1;
+  async hasKeys(): Promise<boolean> {
+    return this.#statements.hasKeys.get() === 1;
   }
 
   recordLastUse(id: string, atMs: number): Promise<void> {
