@@ -95,6 +95,7 @@ async function serve(config: Config, logs: Logs): Promise<number> {
     logger,
     version,
     draining: () => draining,
+    keyRequestsPerSecondMax: config.keyRequestsPerSecondMax,
   });
   if (!(await store.keys.hasKeys())) logger.warn(OPEN_MODE_WARNING);
   try {

@@ -16,6 +16,7 @@ import { createOpenMode, OPEN_MODE_WARNING, type OpenMode, useAuthentication } f
 import { bookRoutes } from './book.js';
 import { type ErrorBody, HTTP_ERRORS, HttpError, type HttpErrorCode } from './errors.js';
 import { orderRoutes } from './orders.js';
+import { useRateLimit } from './rate-limit.js';
 import { ErrorBody as ErrorBodySchema } from './schemas.js';
 import { describeValidation } from './validation.js';
 
@@ -33,6 +34,8 @@ export interface Services {
   readonly version: string;
   /** True once SIGTERM or SIGINT arrived: orders in flight finish, new requests get 503. */
   readonly draining: () => boolean;
+  /** Requests a second each key (each address in open mode) may make; null: no limit. */
+  readonly keyRequestsPerSecondMax: number | null;
 }
 
 export async function buildApp(services: Services): Promise<FastifyInstance> {
@@ -86,6 +89,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   });
   const openMode = createOpenMode(services.store.keys, services.logger);
   useAuthentication(app, { keys: services.store.keys, logger: services.logger, openMode });
+  await useRateLimit(app, services.keyRequestsPerSecondMax);
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({
       error: 'NOT_FOUND',

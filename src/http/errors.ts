@@ -43,6 +43,11 @@ export const HTTP_ERRORS = {
     status: 415,
     description: 'The body must be sent as Content-Type: application/json.',
   },
+  RATE_LIMITED: {
+    status: 429,
+    description:
+      'The key (in open mode, the address) sent over RATE_LIMIT requests in a second; Retry-After says in how many seconds to try again.',
+  },
   STORE_UNAVAILABLE: {
     status: 503,
     description:
