@@ -166,7 +166,7 @@ function labelOf(name: string | boolean | undefined): string | null {
   return name;
 }
 
-/** Opens the key store, runs `use`, closes it; a database that cannot be opened is exit code 1. */
+/** Opens the key store, runs `use`, closes it; a database that cannot be opened or written is exit code 1. */
 async function withKeys(
   values: Flags,
   use: (keys: OpenedKeyStore, where: string) => Promise<number>,
@@ -181,6 +181,10 @@ async function withKeys(
   }
   try {
     return await use(keys, database.path);
+  } catch (error) {
+    // A database that stays locked or cannot be written: one line, not a stack.
+    console.error(`ordergate keys: ${database.path}: ${(error as Error).message}`);
+    return 1;
   } finally {
     await keys.close();
   }

@@ -84,6 +84,7 @@ export function useAuthentication(
   const noteUse = lastUseRecorder(keys, logger);
   // Callback hooks, not async ones: they run on every request (see app.ts).
   app.addHook('onRequest', (request, reply, done) => {
+    // routeOptions is built anew at each read: read it once.
     const access = request.routeOptions.config.access;
     if (access === 'public') return done();
     const token = tokenOf(request);
@@ -103,7 +104,7 @@ export function useAuthentication(
           return refuse(reply, done, new HttpError('UNAUTHORIZED', UNKNOWN_KEY));
         request.apiKey = { id: key.id, role: key.role, strategy: key.strategy };
         noteUse(key.id);
-        done(refusal(key, request));
+        done(refusal(key, access, request));
       },
       (error: Error) => done(unavailable(error)),
     );
@@ -140,9 +141,8 @@ function tokenOf(request: FastifyRequest): string | undefined | HttpError {
 }
 
 /** Whether the key's role allows the route; a strategy key's strategy is checked in preHandler. */
-function refusal(key: ActiveKey, request: FastifyRequest): HttpError | undefined {
+function refusal(key: ActiveKey, access: Access | undefined, request: FastifyRequest): HttpError | undefined {
   if (key.role === 'admin' || request.is404) return undefined;
-  const access = request.routeOptions.config.access;
   const route = `${request.method} ${request.routeOptions.url}`;
   if (key.role === 'read') {
     if (access === 'read') return undefined;
@@ -172,8 +172,13 @@ function lastUseRecorder(keys: KeyStore, logger: Logger): (id: string) => void {
     const last = recordedAtMs.get(id);
     if (last !== undefined && now - last < LAST_USE_INTERVAL_MS) return;
     recordedAtMs.set(id, now);
-    keys.recordLastUse(id, now).catch((error: Error) => {
+    const failed = (error: Error) =>
       logger.warn({ keyId: id, detail: error.message }, 'could not record the last use of an API key');
-    });
+    // Called where a throw would escape the request: whatever fails here is only logged.
+    try {
+      keys.recordLastUse(id, now).catch(failed);
+    } catch (error) {
+      failed(error as Error);
+    }
   };
 }
