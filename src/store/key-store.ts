@@ -63,7 +63,8 @@ export interface KeyStore {
   /**
    * Whether any key was ever created, revoked ones included. While none was, the server runs open
    * (anyone may do anything); revoking every key later does not open it again. Called on every request
-   * that carries no key, never cached, so that the first key closes the server at once.
+   * that carries no key until it answers true, so that the first key closes the server at once; from
+   * then on the caller keeps the answer, since a store never deletes a key.
    */
   hasKeys(): Promise<boolean>;
   /**
