@@ -12,6 +12,8 @@ export interface Config {
   readonly profilePath: string;
   readonly logDir: string;
   readonly universePath: string;
+  /** Requests a second each API key (each client address in open mode) may make; null: no limit. */
+  readonly keyRequestsPerSecondMax: number | null;
 }
 
 export type DatabaseConfig =
@@ -32,6 +34,13 @@ interface Setting {
   readonly fallback: string;
   readonly help: string;
 }
+
+/**
+ * Requests a second per key by default: above what one instance serves on the benchmark's machine
+ * (≈ 12,000–16,000 orders/s from one address), so that neither the benchmark nor the seed's producer is
+ * ever throttled, while a runaway client is still capped. Set it lower to share an instance fairly.
+ */
+const RATE_LIMIT_DEFAULT = 20_000;
 
 export const SETTINGS = {
   port: { env: 'PORT', flag: 'port', fallback: '8080', help: 'TCP port to listen on (0 picks a free one)' },
@@ -60,7 +69,16 @@ export const SETTINGS = {
     fallback: 'Logs',
     help: 'folder of the daily log files log_YYYY-MM-DD.log',
   },
+  rateLimit: {
+    env: 'RATE_LIMIT',
+    flag: 'rate-limit',
+    fallback: String(RATE_LIMIT_DEFAULT),
+    help: 'requests a second each API key (each address in open mode) may make; off: no limit',
+  },
 } as const satisfies Record<string, Setting>;
+
+/** The highest RATE_LIMIT that can be set: a million requests a second is beyond any one instance. */
+const RATE_LIMIT_MAX = 1_000_000;
 
 /** The universe of names the generator and producer draw from, shipped with the project. */
 const UNIVERSE_PATH = 'Jsons/raw_details.json';
@@ -100,6 +118,7 @@ export function loadConfig(
   if (profilePath.trim() === '') problems.push('PROFILE_PATH must not be empty');
   const logDir = read(SETTINGS.logDir);
   if (logDir.trim() === '') problems.push('LOG_DIR must not be empty');
+  const keyRequestsPerSecondMax = rateLimitOf(read(SETTINGS.rateLimit), problems);
   if (problems.length > 0) throw new ConfigError(problems.join('; '));
   return {
     port,
@@ -109,7 +128,18 @@ export function loadConfig(
     profilePath: resolve(profilePath),
     logDir: resolve(logDir),
     universePath: resolve(UNIVERSE_PATH),
+    keyRequestsPerSecondMax,
   };
+}
+
+function rateLimitOf(text: string, problems: string[]): number | null {
+  if (text === 'off') return null;
+  const number = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (Number.isSafeInteger(number) && number >= 1 && number <= RATE_LIMIT_MAX) return number;
+  problems.push(
+    `RATE_LIMIT must be an integer from 1 to ${RATE_LIMIT_MAX} or off, got ${JSON.stringify(text)}`,
+  );
+  return null;
 }
 
 /** The database a DATABASE_URL names, for the commands that need only that (check, backup). */

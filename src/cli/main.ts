@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The one CLI: ordergate serve | generate | produce | check | backup. Each command parses its own
+// The one CLI: ordergate serve | generate | produce | check | backup | keys. Each command parses its own
 // flags, and is loaded only when called: generate and produce need neither Fastify nor SQLite.
 
 type Run = (argv: string[]) => Promise<number>;
@@ -24,6 +24,10 @@ const COMMANDS: Record<string, { load: () => Promise<Run>; summary: string }> = 
   backup: {
     load: async () => (await import('./backup.js')).runBackup,
     summary: 'write a consistent copy of the database while the server runs',
+  },
+  keys: {
+    load: async () => (await import('./keys.js')).runKeys,
+    summary: 'create, list and revoke API keys (npm run keys)',
   },
 };
 

@@ -12,13 +12,15 @@ import {
   withUsage,
 } from './args.js';
 
-const USAGE = `Usage: ordergate produce [--url URL] [--count N] [--interval MS] [--seed S] [--universe PATH]
+const USAGE = `Usage: ordergate produce [--url URL] [--key TOKEN] [--count N] [--interval MS] [--seed S] [--universe PATH]
 
 Sends random orders (a strategy, an instrument and BUY or SELL from the universe file) one at a time to
 POST {url}/create_order, as the seed's Order_Producer.py did, and prints each answer and a summary.
 Ctrl-C stops sending and prints the summary. The seed is printed so that a run can be replayed.
 
   --url URL          the server (default http://127.0.0.1:8080)
+  --key TOKEN        the API key to send, once the server has keys (an admin key, since the orders
+                     are for every strategy); ORDERGATE_API_KEY keeps it out of the process list
   --count N          how many orders, 1 to 10000000 (default 300)
   --interval MS      milliseconds to wait between orders, 0 to 3600000 (default 1000)
   --seed S           an integer seed (default: a random one; a negative one as --seed=-5)
@@ -34,6 +36,8 @@ const EXIT_INTERRUPTED = 130;
 
 interface ProduceArgs {
   url: string;
+  /** Sent as Authorization: Bearer; null while the server runs open. */
+  key: string | null;
   count: number;
   intervalMs: number;
   seed: number;
@@ -59,7 +63,9 @@ interface OrderAnswer {
 type Outcome =
   | { kind: 'answered'; response: 'ACCEPTED' | 'REJECTED'; answer: OrderAnswer; latencyMs: number }
   | { kind: 'failed'; message: string; latencyMs?: number }
-  | { kind: 'unreachable'; message: string };
+  | { kind: 'unreachable'; message: string }
+  /** 401: every other order would be refused too. */
+  | { kind: 'refused'; message: string };
 
 interface Tally {
   sent: number;
@@ -93,11 +99,15 @@ async function produceUntilDoneOrInterrupted(args: ProduceArgs, universe: Univer
       `sending ${args.count} orders to ${args.url}/create_order every ${args.intervalMs} ms, seed ${args.seed}` +
         ` (replay with --seed ${args.seed})`,
     );
-    const { tally, unreachable } = await sendOrders(args, universe, interruption.signal);
-    if (tally.sent > 0 || !unreachable)
+    const { tally, unreachable, refused } = await sendOrders(args, universe, interruption.signal);
+    if (tally.sent > 0 || (!unreachable && !refused))
       console.log(renderSummary(tally, args.count, interruption.signal.aborted));
     if (unreachable) {
       console.error(`cannot reach ${args.url}: ${unreachable}`);
+      return 1;
+    }
+    if (refused) {
+      console.error(`${args.url} refused the orders: ${refused}`);
       return 1;
     }
     return interruption.signal.aborted ? EXIT_INTERRUPTED : 0;
@@ -110,14 +120,15 @@ async function sendOrders(
   args: ProduceArgs,
   universe: Universe,
   interrupted: AbortSignal,
-): Promise<{ tally: Tally; unreachable?: string }> {
+): Promise<{ tally: Tally; unreachable?: string; refused?: string }> {
   const random = createRandom(args.seed);
   const tally: Tally = { sent: 0, accepted: 0, rejected: 0, errors: 0, latenciesMs: [] };
   const endpoint = `${args.url}/create_order`;
   for (let index = 1; index <= args.count && !interrupted.aborted; index++) {
     const order = randomOrder(universe, random);
-    const outcome = await sendOrder(endpoint, order, interrupted);
+    const outcome = await sendOrder(endpoint, order, args.key, interrupted);
     if (outcome.kind === 'unreachable') return { tally, unreachable: outcome.message };
+    if (outcome.kind === 'refused') return { tally, refused: outcome.message };
     count(tally, outcome);
     console.log(renderOrderLine(index, args.count, order, outcome));
     if (index < args.count && args.intervalMs > 0) await sleepUnlessInterrupted(args.intervalMs, interrupted);
@@ -141,17 +152,28 @@ async function sleepUnlessInterrupted(ms: number, interrupted: AbortSignal): Pro
   }
 }
 
-async function sendOrder(endpoint: string, order: Order, interrupted: AbortSignal): Promise<Outcome> {
+async function sendOrder(
+  endpoint: string,
+  order: Order,
+  key: string | null,
+  interrupted: AbortSignal,
+): Promise<Outcome> {
   const started = performance.now();
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (key !== null) headers.authorization = `Bearer ${key}`;
   try {
     const response = await fetch(endpoint, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers,
       body: JSON.stringify(order),
       signal: AbortSignal.any([interrupted, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
     });
     const text = await response.text();
     const latencyMs = performance.now() - started;
+    if (response.status === 401) {
+      const hint = key === null ? 'pass --key TOKEN or set ORDERGATE_API_KEY' : 'check the key';
+      return { kind: 'refused', message: `${describeErrorAnswer(response.status, text)} (${hint})` };
+    }
     if (!response.ok)
       return { kind: 'failed', message: describeErrorAnswer(response.status, text), latencyMs };
     return readAnswer(text, latencyMs);
@@ -232,7 +254,7 @@ function underlyingCause(error: unknown): string | undefined {
   return typeof code === 'string' && code !== '' ? code : undefined;
 }
 
-function count(tally: Tally, outcome: Exclude<Outcome, { kind: 'unreachable' }>): void {
+function count(tally: Tally, outcome: Exclude<Outcome, { kind: 'unreachable' | 'refused' }>): void {
   tally.sent++;
   if (outcome.latencyMs !== undefined) tally.latenciesMs.push(outcome.latencyMs);
   if (outcome.kind === 'failed') tally.errors++;
@@ -287,6 +309,7 @@ function percentile(ascendingMs: readonly number[], rank: number): string {
 function parseProduceArgs(argv: string[]): ProduceArgs {
   const { values } = parseFlags(argv, {
     url: { type: 'string' },
+    key: { type: 'string' },
     count: { type: 'string' },
     interval: { type: 'string' },
     seed: { type: 'string' },
@@ -298,6 +321,7 @@ function parseProduceArgs(argv: string[]): ProduceArgs {
     throw new UsageError(`--url must be an http:// or https:// URL, got ${JSON.stringify(values.url)}`);
   return {
     url,
+    key: values.key === undefined ? process.env.ORDERGATE_API_KEY || null : stringFlag(values, 'key', ''),
     count: integerFlag(values, 'count', 300, 1, COUNT_MAX),
     intervalMs: integerFlag(values, 'interval', 1000, 0, INTERVAL_MS_MAX),
     seed: integerFlag(values, 'seed', randomInt(2 ** 32), Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),

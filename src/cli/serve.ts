@@ -8,6 +8,7 @@ import { type Profile, ProfileError, parseProfile } from '../domain/profile.js';
 import { parseUniverse } from '../domain/universe.js';
 import { createGate } from '../gate.js';
 import { buildApp } from '../http/app.js';
+import { OPEN_MODE_WARNING } from '../http/auth.js';
 import { createLogs, type Logs } from '../logger.js';
 import { openStore } from '../store/open.js';
 import { PgSchemaError } from '../store/postgres/migrations.js';
@@ -91,7 +92,9 @@ async function serve(config: Config, logs: Logs): Promise<number> {
     logger,
     version,
     draining: () => draining,
+    keyRequestsPerSecondMax: config.keyRequestsPerSecondMax,
   });
+  if (!(await store.keys.hasKeys())) logger.warn(OPEN_MODE_WARNING);
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {

@@ -1,5 +1,6 @@
-// Builds the HTTP application: strict validation at the edge, one error handler that maps every
-// failure to the catalogue in errors.ts, OpenAPI at /openapi.json and /docs. serve.ts listens.
+// Builds the HTTP application: API keys checked first, strict validation at the edge, one error
+// handler that maps every failure to the catalogue in errors.ts, OpenAPI at /openapi.json and /docs.
+// serve.ts listens.
 
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
@@ -11,10 +12,12 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } f
 import type { Logger } from 'pino';
 import type { Gate } from '../gate.js';
 import { type Store, StoreError } from '../store/store.js';
+import { createOpenMode, OPEN_MODE_WARNING, type OpenMode, useAuthentication } from './auth.js';
 import { bookRoutes } from './book.js';
 import { type ErrorBody, HTTP_ERRORS, HttpError, type HttpErrorCode } from './errors.js';
 import { orderRoutes } from './orders.js';
-import { responses } from './schemas.js';
+import { useRateLimit } from './rate-limit.js';
+import { ErrorBody as ErrorBodySchema } from './schemas.js';
 import { describeValidation } from './validation.js';
 
 type ConnectionError = Error & { code?: string };
@@ -31,6 +34,8 @@ export interface Services {
   readonly version: string;
   /** True once SIGTERM or SIGINT arrived: orders in flight finish, new requests get 503. */
   readonly draining: () => boolean;
+  /** Requests a second each key (each address in open mode) may make; null: no limit. */
+  readonly keyRequestsPerSecondMax: number | null;
 }
 
 export async function buildApp(services: Services): Promise<FastifyInstance> {
@@ -55,9 +60,11 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   // Orders are JSON; a text body is refused with 415 rather than parsed into a string.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const body = request.is404
-      ? notFound(request.method, request.url)
-      : toErrorBody(error, { noBody: request.body === undefined });
+    // A refusal (no key, draining) stands; any other error on a path with no route is the 404 it is.
+    const body =
+      request.is404 && !(error instanceof HttpError)
+        ? notFound(request.method, request.url)
+        : toErrorBody(error, { noBody: request.body === undefined });
     const status = HTTP_ERRORS[body.error].status;
     // A bug gets its stack; an expected 503 (store fault, draining) one short line: the fault is logged where it happens.
     if (status === 500)
@@ -80,6 +87,9 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       new HttpError('SHUTTING_DOWN', 'the server is draining before it stops; the request was not applied'),
     );
   });
+  const openMode = createOpenMode(services.store.keys, services.logger);
+  useAuthentication(app, { keys: services.store.keys, logger: services.logger, openMode });
+  await useRateLimit(app, services.keyRequestsPerSecondMax);
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({
       error: 'NOT_FOUND',
@@ -92,13 +102,30 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
         title: 'ordergate',
         version: services.version,
         description:
-          'Decides, per user, whether an order is valid; applies it durably; answers ACCEPTED or REJECTED.',
+          'Decides, per user, whether an order is valid; applies it durably; answers ACCEPTED or REJECTED. ' +
+          'Once an API key exists, every route but GET /health needs one (ordergate keys create).',
       },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'Authorization: Bearer TOKEN, a token from ordergate keys create',
+          },
+          apiKey: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-API-Key',
+            description: 'X-API-Key: TOKEN, the same token in a header of its own',
+          },
+        },
+      },
+      security: [{ bearer: [] }, { apiKey: [] }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  healthRoute(app, services);
+  healthRoute(app, services, openMode);
   orderRoutes(app, services);
   bookRoutes(app, services);
   return app;
@@ -118,15 +145,26 @@ function useStrictValidation(app: FastifyInstance): void {
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : text).compile(schema));
 }
 
-function healthRoute(app: FastifyInstance, { store }: Services): void {
-  const Health = Type.Object({ status: Type.Literal('ready'), store: Type.String(), state: Type.String() });
+function healthRoute(app: FastifyInstance, { store }: Services, openMode: OpenMode): void {
+  const Health = Type.Object({
+    status: Type.Literal('ready'),
+    store: Type.String(),
+    state: Type.String(),
+    auth: Type.Union([Type.Literal('open'), Type.Literal('keys')], {
+      description:
+        'open: no API key exists and every route is open to anyone; keys: every route but this one needs a key',
+    }),
+    warning: Type.Optional(Type.String()),
+  });
   app.get(
     '/health',
     {
+      config: { access: 'public' },
       schema: {
-        summary: 'Ready once the database is open and the profile loaded',
+        summary: 'Ready once the database is open and the profile loaded; says whether the server runs open',
         tags: ['service'],
-        response: responses(Health),
+        security: [],
+        response: { 200: Health, 503: ErrorBodySchema },
       },
     },
     async (_request, reply: FastifyReply) => {
@@ -135,7 +173,19 @@ function healthRoute(app: FastifyInstance, { store }: Services): void {
         const detail = readiness.detail === undefined ? '' : `: ${readiness.detail}`;
         throw new HttpError('NOT_READY', `the store is ${readiness.state}${detail}`);
       }
-      return reply.send({ status: 'ready', store: store.kind, state: readiness.state });
+      const ready = { status: 'ready', store: store.kind, state: readiness.state };
+      let open: boolean;
+      try {
+        open = await openMode.isOpen();
+      } catch (error) {
+        // The store may fail between its readiness and this read (a dropped connection): not ready,
+        // said the way the store says it when it knows.
+        const now = store.readiness();
+        const why = now.ready ? `the API keys could not be read (${(error as Error).message})` : now.detail;
+        throw new HttpError('NOT_READY', `the store is ${now.ready ? 'recovering' : now.state}: ${why}`);
+      }
+      if (open) return reply.send({ ...ready, auth: 'open', warning: OPEN_MODE_WARNING });
+      return reply.send({ ...ready, auth: 'keys' });
     },
   );
 }

@@ -46,6 +46,7 @@ export function bookRoutes(app: FastifyInstance, { store }: Services): void {
   app.get<{ Querystring: Static<typeof PositionsQuery> }>(
     '/positions',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'Open positions',
         tags: ['book'],
@@ -59,6 +60,7 @@ export function bookRoutes(app: FastifyInstance, { store }: Services): void {
   app.get<{ Querystring: Static<typeof TradesQuery> }>(
     '/trades',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'Closed round trips, oldest first',
         description: 'Page with after= (the last trade_id seen) and limit=.',
@@ -79,6 +81,7 @@ export function bookRoutes(app: FastifyInstance, { store }: Services): void {
   app.get(
     '/users',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'Every user of the profile in force, with strategies, instruments and open positions',
         tags: ['profile'],
@@ -91,6 +94,7 @@ export function bookRoutes(app: FastifyInstance, { store }: Services): void {
   app.get<{ Params: Static<typeof UserParams> }>(
     '/users/:name',
     {
+      config: { access: 'read' },
       schema: {
         summary: "One user's strategies, instruments and open positions",
         tags: ['profile'],
@@ -112,6 +116,7 @@ export function bookRoutes(app: FastifyInstance, { store }: Services): void {
   app.get(
     '/strategies',
     {
+      config: { access: 'read' },
       schema: {
         summary:
           'Every strategy of the profile: its subscribers and, per instrument, how many users trade it',

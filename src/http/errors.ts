@@ -10,6 +10,16 @@ export const HTTP_ERRORS = {
   },
   INVALID_JSON: { status: 400, description: 'The body is not valid JSON.' },
   EMPTY_BODY: { status: 400, description: 'The request needs a JSON body and had none.' },
+  UNAUTHORIZED: {
+    status: 401,
+    description:
+      'API keys exist and the request had none, or one that is unknown, revoked or malformed (send Authorization: Bearer TOKEN or X-API-Key: TOKEN).',
+  },
+  FORBIDDEN: {
+    status: 403,
+    description:
+      "The key's role does not allow this: a read key may only GET, a strategy key may only place orders for its own strategy; the message says which.",
+  },
   ORDER_NOT_FOUND: { status: 404, description: 'No order has this order_id.' },
   USER_NOT_FOUND: { status: 404, description: 'No user of this name is known.' },
   NOT_FOUND: {
@@ -32,6 +42,11 @@ export const HTTP_ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     description: 'The body must be sent as Content-Type: application/json.',
+  },
+  RATE_LIMITED: {
+    status: 429,
+    description:
+      'The key (in open mode, the address) sent over RATE_LIMIT requests in a second; Retry-After says in how many seconds to try again.',
   },
   STORE_UNAVAILABLE: {
     status: 503,

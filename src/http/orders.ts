@@ -70,6 +70,7 @@ export function orderRoutes(app: FastifyInstance, { gate, store }: Services): vo
   app.post<{ Body: Static<typeof SeedOrderBody>; Headers: Static<typeof IdempotencyHeaders> }>(
     '/create_order',
     {
+      config: { access: 'order', orderStrategy: (body) => (body as Static<typeof SeedOrderBody>).STRATEGY },
       schema: {
         summary: "Place an order in the seed's wire format",
         description:
@@ -91,6 +92,7 @@ export function orderRoutes(app: FastifyInstance, { gate, store }: Services): vo
   app.post<{ Body: Static<typeof OrderBody>; Headers: Static<typeof IdempotencyHeaders> }>(
     '/orders',
     {
+      config: { access: 'order', orderStrategy: (body) => (body as Static<typeof OrderBody>).strategy },
       schema: {
         summary: 'Place an order',
         description:
@@ -121,6 +123,7 @@ export function orderRoutes(app: FastifyInstance, { gate, store }: Services): vo
   app.get<{ Querystring: Static<typeof OrdersQuery> }>(
     '/orders',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'The order log, oldest first',
         description:
@@ -142,6 +145,7 @@ export function orderRoutes(app: FastifyInstance, { gate, store }: Services): vo
   app.get<{ Params: Static<typeof OrderParams> }>(
     '/orders/:order_id',
     {
+      config: { access: 'read' },
       schema: {
         summary: 'One order of the log',
         tags: ['orders'],

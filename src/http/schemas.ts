@@ -82,9 +82,12 @@ export const After = Type.Integer({
   description: 'Only entries after this id (paging)',
 });
 
-/** A response per status: the success schema plus the error body for every error this route can give. */
+/**
+ * A response per status: the success schema plus the error body for every error this route can give,
+ * the refusals of a key (401, 403) and of the rate limit (429) included.
+ */
 export function responses(ok: TSchema, ...statuses: number[]): Record<number, TSchema> {
   const result: Record<number, TSchema> = { 200: ok };
-  for (const status of [400, 503, ...statuses]) result[status] = ErrorBody;
+  for (const status of [400, 401, 403, 429, 503, ...statuses]) result[status] = ErrorBody;
   return result;
 }

@@ -2,6 +2,7 @@
 // PostgreSQL store. The gate and the HTTP layer know only this.
 
 import type { Order, Side } from '../domain/order.js';
+import type { KeyStore } from './key-store.js';
 
 export interface PlacedOrder {
   readonly orderId: number;
@@ -85,6 +86,8 @@ export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Open positions: the whole book for the embedded store; as found at start for the shared one. */
   readonly openPositions: number;
+  /** The API keys, in the same database: every instance sharing it shares the keys. */
+  readonly keys: KeyStore;
   /** Decides the order for every user, commits it durably, and only then resolves. */
   place(order: Order, receivedAtMs: number): Promise<PlacedOrder>;
   readiness(): Readiness;

@@ -5,6 +5,7 @@
 // with its client_order_id on the survivor, is applied exactly once; and the independent model
 // (test/helpers/model.ts) replays the shared log in order_id order to every logged verdict, the open
 // positions and the trades, as `ordergate check` does too. MULTI_SEED=<seed> replays the orders.
+// A second test: a key created and revoked by the CLI counts at once on both instances.
 
 import assert from 'node:assert/strict';
 import test from 'node:test';
@@ -12,7 +13,7 @@ import pg from 'pg';
 import { byUser, positionKey, replay } from '../helpers/model.js';
 import { createDatabase, dropDatabase, uniqueDatabaseName } from '../helpers/postgres.js';
 import { pick, prng } from '../helpers/random.js';
-import { runCli, type Server, startServer } from '../helpers/server.js';
+import { createKey, revokeKey, runCli, type Server, startServer } from '../helpers/server.js';
 import {
   type ClientOrder,
   type LoggedOrder,
@@ -183,3 +184,26 @@ async function assertMigratedOnce(url: string): Promise<void> {
     await client.end();
   }
 }
+
+test('keys are shared: a key created by the CLI works on both instances, and its revocation counts at once on both', async (t) => {
+  const name = uniqueDatabaseName();
+  const url = await createDatabase(name);
+  t.after(() => dropDatabase(name));
+  const servers = await Promise.all(
+    [0, 1].map(() => startServer(t, { profile: PROFILE, env: { DATABASE_URL: url } })),
+  );
+  const order = { strategy: 'S1', instrument: 'ACC', position: 'BUY' };
+  const status = async (server: Server, token: string | null) =>
+    (await postOrder(server, order, { headers: token === null ? {} : { authorization: `Bearer ${token}` } }))
+      .status;
+  // Open until the first key, on both.
+  for (const server of servers) assert.equal(await status(server, null), 200);
+  const { id, token } = await createKey({ databaseUrl: url }, '--strategy', 'S1');
+  for (const server of servers) {
+    assert.equal(await status(server, null), 401, 'closed on every instance once a key exists');
+    assert.equal(await status(server, token), 200, 'the strategy key works on every instance');
+  }
+  await revokeKey({ databaseUrl: url }, id);
+  for (const server of servers)
+    assert.equal(await status(server, token), 401, 'revoked on every instance at once');
+});

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { renderProfile } from '../../src/cli/generate.js';
 import { parseUniverse } from '../../src/domain/universe.js';
-import { startServer } from '../helpers/server.js';
+import { createKey, runCli as runCliWithEnv, startServer } from '../helpers/server.js';
 
 // Compiled to dist/test/e2e/: the repository root is three directories up from this file.
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -119,6 +119,31 @@ test('produce against a port nobody listens on exits 1 with one line on stderr a
   assert.equal(lines.length, 1, result.stderr);
   assert.match(lines[0]!, new RegExp(`^cannot reach http://127\\.0\\.0\\.1:${port}: connection refused`));
   assert.doesNotMatch(result.stderr, /\n\s+at |Error:/);
+});
+
+test('produce sends its key once the server has keys, and stops at once when it has none or a wrong one', async (t) => {
+  const server = await startServer(t, { profile: generatedProfile() });
+  const admin = await createKey(server, '--admin');
+  const send = ['produce', '--url', server.url, '--count', '5', '--interval', '0', '--seed', '7'];
+
+  const withKey = await runCli([...send, '--key', admin.token]);
+  assert.equal(withKey.status, 0, withKey.stderr);
+  assert.equal(parseSummary(withKey.stdout).errors, 0);
+  const fromEnvironment = await runCliWithEnv(send, { env: { ORDERGATE_API_KEY: admin.token } });
+  assert.equal(fromEnvironment.code, 0, fromEnvironment.stderr);
+  assert.equal(parseSummary(fromEnvironment.stdout).sent, 5);
+
+  const without = await runCliWithEnv(send, { env: { ORDERGATE_API_KEY: '' } });
+  assert.equal(without.code, 1, 'refused: the other orders would be too');
+  assert.match(
+    without.stderr,
+    /refused the orders: HTTP 401 UNAUTHORIZED: .*pass --key TOKEN or set ORDERGATE_API_KEY/,
+  );
+  assert.doesNotMatch(without.stdout, /\[2\/5\]/, 'it stopped at the first order');
+  const wrong = await runCli([...send, '--key', `${admin.token.slice(0, -1)}x`]);
+  assert.equal(wrong.status, 1);
+  assert.match(wrong.stderr, /HTTP 401 UNAUTHORIZED: the API key is not valid .*check the key/);
+  assert.equal(wrong.stderr.includes(admin.token.slice(16, -1)), false, 'the key is not echoed');
 });
 
 test('Ctrl-C stops produce between orders, prints the summary and exits 130', async (t) => {

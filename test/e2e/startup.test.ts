@@ -35,6 +35,16 @@ const badSettings: [string, Record<string, string>, RegExp][] = [
   ],
   ['DATABASE_URL names no file', { DATABASE_URL: 'sqlite:' }, /needs a file path/],
   ['HOST is empty', { HOST: ' ' }, /HOST must not be empty/],
+  [
+    'RATE_LIMIT is not a number',
+    { RATE_LIMIT: 'fast' },
+    /RATE_LIMIT must be an integer from 1 to 1000000 or off/,
+  ],
+  [
+    'RATE_LIMIT is zero',
+    { RATE_LIMIT: '0' },
+    /RATE_LIMIT must be an integer from 1 to 1000000 or off, got "0"/,
+  ],
 ];
 
 for (const [what, overrides, expected] of badSettings) {

@@ -180,9 +180,27 @@ export async function post(url: string, body: unknown, headers: Record<string, s
   };
 }
 
-export async function get(url: string) {
-  const response = await fetch(url);
-  return { status: response.status, body: (await response.json()) as Record<string, any> };
+export async function get(url: string, headers: Record<string, string> = {}) {
+  const response = await fetch(url, { headers });
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as Record<string, any>,
+  };
+}
+
+/** Creates an API key with the CLI, as an operator would, on the server's database. */
+export async function createKey(server: { databaseUrl: string }, ...flags: string[]) {
+  const result = await runCli(['keys', 'create', ...flags, '--database-url', server.databaseUrl]);
+  if (result.code !== 0) throw new Error(`keys create ${flags.join(' ')}: ${result.stderr}`);
+  const token = result.stdout.trimEnd().split('\n').at(-1)!;
+  return { id: token.split('_')[1]!, token };
+}
+
+/** Revokes an API key with the CLI, as an operator would. */
+export async function revokeKey(server: { databaseUrl: string }, id: string): Promise<void> {
+  const result = await runCli(['keys', 'revoke', id, '--database-url', server.databaseUrl]);
+  if (result.code !== 0) throw new Error(`keys revoke ${id}: ${result.stderr}`);
 }
 
 export function seedOrder(strategy: string, instrument: string, position: string) {

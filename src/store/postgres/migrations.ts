@@ -61,6 +61,19 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX trades_by_book ON trades (strategy, instrument, trade_id);
   CREATE INDEX trades_by_sell ON trades (sell_order_id);
   `,
+  // API keys, shared by every instance: only the SHA-256 of a key's secret is kept.
+  `
+  CREATE TABLE api_keys (
+    key_id text PRIMARY KEY,
+    secret_sha256 text NOT NULL,
+    role text NOT NULL CHECK (role IN ('admin', 'read', 'strategy')),
+    strategy text CHECK ((role = 'strategy') = (strategy IS NOT NULL)),
+    name text,
+    created_at_ms bigint NOT NULL,
+    last_used_at_ms bigint,
+    revoked_at_ms bigint
+  );
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

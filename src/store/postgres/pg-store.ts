@@ -21,6 +21,7 @@ import {
 } from '../../domain/profile.js';
 import { type Decision, decide, type OpenPosition, type UserId } from '../../domain/rules.js';
 import { renderAnswer } from '../answer.js';
+import type { KeyStore } from '../key-store.js';
 import {
   type BookQuery,
   type LoggedOrder,
@@ -37,6 +38,7 @@ import {
 } from '../store.js';
 import { createPool, describePgError, isConnectionFault } from './connection.js';
 import { migratePostgres } from './migrations.js';
+import { PgKeys } from './pg-keys.js';
 import { type ClientOrderRow, PgReads } from './pg-reads.js';
 import { type PgUsers, syncProfilePostgres } from './profile-sync.js';
 
@@ -123,6 +125,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
+  readonly keys: KeyStore;
   readonly #pool: pg.Pool;
   readonly #logger: Logger;
   readonly #profile: Profile;
@@ -162,6 +165,10 @@ export class PostgresStore implements Store {
     this.#users = users;
     this.#subscriptions = indexSubscriptions(this.#profile, (user) => users.idOf.get(user)!);
     this.#reads = new PgReads(pool, users);
+    this.keys = new PgKeys(pool, {
+      unhealthy: () => (this.#healthy ? undefined : (this.#healthDetail ?? 'PostgreSQL is unreachable')),
+      fault: (error) => this.#markUnhealthy(error),
+    });
     this.openPositions = openPositions;
     this.#freeConnections = options.poolMax;
     this.#probe = setInterval(() => void this.#probeHealth(), HEALTH_PROBE_INTERVAL_MS);

@@ -59,6 +59,20 @@ const MIGRATIONS: readonly string[] = [
   `
   DROP TABLE decisions;
   `,
+  // API keys, shared by every process on the file: only the SHA-256 of a secret is stored. A revoked
+  // key keeps its row: it still counts as a key (no return to open mode) and shows in the list.
+  `
+  CREATE TABLE api_keys (
+    key_id TEXT PRIMARY KEY,
+    secret_sha256 TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'read', 'strategy')),
+    strategy TEXT CHECK ((role = 'strategy') = (strategy IS NOT NULL)),
+    name TEXT,
+    created_at_ms INTEGER NOT NULL,
+    last_used_at_ms INTEGER,
+    revoked_at_ms INTEGER
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -36,6 +36,7 @@ import {
 import { openConnection } from './connection.js';
 import { migrate } from './migrations.js';
 import { loadUsers, syncProfile, type Users } from './profile-sync.js';
+import { SqliteKeys } from './sqlite-keys.js';
 import { SqliteReads } from './sqlite-reads.js';
 import type { FromWriter, OrderWrite, ToWriter } from './writer-protocol.js';
 
@@ -94,6 +95,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
+  /** Read on the main thread's connection; last uses are written by the writer thread. */
+  readonly keys: SqliteKeys;
   #db: Database.Database;
   readonly #path: string;
   readonly #logger: Logger;
@@ -118,6 +121,8 @@ export class SqliteStore implements Store {
   readonly #uncommittedByClientId = new Map<string, { order: Order; promise: Promise<PlacedOrder> }>();
   #drained: (() => void) | null = null;
   #writerClosed: (() => void) | null = null;
+  #nextLastUse = 1;
+  readonly #lastUses = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
 
   constructor(db: Database.Database, options: SqliteStoreOptions) {
     this.#db = db;
@@ -126,6 +131,7 @@ export class SqliteStore implements Store {
     this.#profile = options.profile;
     this.#profileByUser = new Map(options.profile.map((entry) => [entry.user, entry]));
     this.#reads = new SqliteReads(db);
+    this.keys = new SqliteKeys(db, (id, atMs) => this.#recordLastUse(id, atMs));
     this.#users = loadUsers(db);
     this.#subscriptions = indexSubscriptions(this.#profile, (user) => this.#users.idOf.get(user)!);
   }
@@ -280,12 +286,31 @@ export class SqliteStore implements Store {
         this.#stateDetail = `waiting for the database (${message.message}); retrying every second`;
         setTimeout(() => this.#send({ type: 'reset' }), WRITER_RETRY_DELAY_MS).unref();
         return;
+      case 'last-use-done':
+        this.#lastUseDone(message.seq, message.error);
+        return;
       case 'closed':
         this.#writerClosed?.();
         return;
       case 'ready':
         return;
     }
+  }
+
+  #recordLastUse(keyId: string, atMs: number): Promise<void> {
+    if (this.#worker === null || this.#state === 'closed')
+      return Promise.reject(new Error('the writer thread is not running'));
+    const seq = this.#nextLastUse++;
+    const done = new Promise<void>((resolve, reject) => this.#lastUses.set(seq, { resolve, reject }));
+    this.#send({ type: 'last-use', seq, keyId, atMs });
+    return done;
+  }
+
+  #lastUseDone(seq: number, error: string | undefined): void {
+    const pending = this.#lastUses.get(seq);
+    this.#lastUses.delete(seq);
+    if (error === undefined) pending?.resolve();
+    else pending?.reject(new Error(error));
   }
 
   #settle(batch: number): void {
@@ -341,6 +366,7 @@ export class SqliteStore implements Store {
     this.#db.close();
     this.#db = db;
     this.#reads = new SqliteReads(db);
+    this.keys.useConnection(db);
   }
 
   #reloadBook(): void {
@@ -386,6 +412,9 @@ export class SqliteStore implements Store {
   #onWriterExit(worker: Worker, code: number): void {
     if (this.#worker !== worker) return;
     this.#worker = null;
+    for (const pending of this.#lastUses.values())
+      pending.reject(new Error(`the writer thread stopped (exit code ${code})`));
+    this.#lastUses.clear();
     const closing = this.#state === 'closing' || this.#state === 'closed';
     if (!closing || this.#inFlight.size > 0 || this.#unposted.length > 0) {
       // It may have died after a commit and before saying so: the outcome of what was in flight is unknown.

@@ -21,7 +21,9 @@ export interface OrderWrite {
 export type ToWriter =
   | { readonly type: 'batch'; readonly batch: number; readonly orders: readonly OrderWrite[] }
   | { readonly type: 'reset' }
-  | { readonly type: 'close' };
+  | { readonly type: 'close' }
+  /** An API key's last use: written by the one writer, so it never competes with the orders for the lock. */
+  | { readonly type: 'last-use'; readonly seq: number; readonly keyId: string; readonly atMs: number };
 
 export type FromWriter =
   | { readonly type: 'ready' }
@@ -36,6 +38,8 @@ export type FromWriter =
     }
   | { readonly type: 'reset-done' }
   | { readonly type: 'reset-failed'; readonly message: string }
+  /** The last use numbered seq is written, or could not be (error). */
+  | { readonly type: 'last-use-done'; readonly seq: number; readonly error?: string }
   | { readonly type: 'closed' };
 
 export interface WriterData {

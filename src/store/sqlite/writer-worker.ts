@@ -16,6 +16,8 @@ let statements = prepare(db);
 /** SQLite writes on into a deleted or replaced file without an error: compare inodes before each commit. */
 let inode = inodeOf(path);
 let queue: { batch: number; orders: readonly OrderWrite[] }[] = [];
+/** API keys' last uses, written after the orders queued with them, in a transaction of their own. */
+let lastUses: { seq: number; keyId: string; atMs: number }[] = [];
 let flushScheduled = false;
 /** After a failed commit, every batch is refused until the main thread has rebuilt its book. */
 let failure: { code: string; message: string } | null = null;
@@ -24,6 +26,9 @@ const BULK_ROWS_MIN = 16;
 
 function prepare(connection: Database.Database) {
   connection.pragma('wal_autocheckpoint = 0');
+  const lastUse = connection.prepare(
+    'UPDATE api_keys SET last_used_at_ms = max(coalesce(last_used_at_ms, 0), ?) WHERE key_id = ?',
+  );
   return {
     order: connection.prepare(
       `INSERT INTO orders (order_id, client_order_id, strategy, instrument, side, status, reason, received_at_ms, answer)
@@ -52,6 +57,9 @@ function prepare(connection: Database.Database) {
     ),
     commitAll: connection.transaction((orders: readonly OrderWrite[]) => {
       for (const order of orders) writeOrder(order);
+    }),
+    commitLastUses: connection.transaction((uses: readonly { keyId: string; atMs: number }[]) => {
+      for (const use of uses) lastUse.run(use.atMs, use.keyId);
     }),
   };
 }
@@ -110,6 +118,11 @@ function disagreement(expected: number, removed: number): Error {
 
 function flush(): void {
   flushScheduled = false;
+  commitOrders();
+  commitLastUses();
+}
+
+function commitOrders(): void {
   const taken = queue;
   queue = [];
   if (taken.length === 0) return;
@@ -137,6 +150,31 @@ function flush(): void {
     return post({ type: 'failed', batches, ...failure, certain });
   }
   post({ type: 'committed', batches });
+}
+
+/** A last use that cannot be written is reported, never a fault of the store: the orders go on. */
+function commitLastUses(): void {
+  if (lastUses.length === 0) return;
+  const taken = lastUses;
+  lastUses = [];
+  let error: string | undefined;
+  if (failure !== null) error = `the store is recovering (${failure.code})`;
+  else if (inodeOf(path) !== inode) error = `${path} was removed or replaced while open`;
+  else {
+    try {
+      statements.commitLastUses(taken);
+    } catch (caught) {
+      error = describe(caught).message;
+    }
+  }
+  for (const use of taken)
+    post({ type: 'last-use-done', seq: use.seq, ...(error !== undefined && { error }) });
+}
+
+function scheduleFlush(): void {
+  if (flushScheduled) return;
+  flushScheduled = true;
+  setImmediate(flush);
 }
 
 function reset(): void {
@@ -201,10 +239,10 @@ function post(message: FromWriter): void {
 port.on('message', (message: ToWriter) => {
   if (message.type === 'batch') {
     queue.push({ batch: message.batch, orders: message.orders });
-    if (!flushScheduled) {
-      flushScheduled = true;
-      setImmediate(flush);
-    }
+    scheduleFlush();
+  } else if (message.type === 'last-use') {
+    lastUses.push({ seq: message.seq, keyId: message.keyId, atMs: message.atMs });
+    scheduleFlush();
   } else if (message.type === 'reset') {
     reset();
   } else {

@@ -1,0 +1,95 @@
+// Where API keys live: in the database every instance shares, so that a key created or revoked by
+// `ordergate keys` counts at once on every running server. A store keeps only the SHA-256 of a key's
+// secret, never the secret. The SQLite store implements this in sqlite/sqlite-keys.ts; the server
+// reaches it as Store.keys, the keys command through openKeyStore().
+
+import type { Config } from '../config.js';
+
+/** admin: everything; read: every GET endpoint; strategy: orders for its own strategy only. */
+export type KeyRole = 'admin' | 'read' | 'strategy';
+
+export const KEY_ROLES: readonly KeyRole[] = ['admin', 'read', 'strategy'];
+
+/** A key as it is listed: never its secret, nor the hash of it. */
+export interface KeyRecord {
+  /** Public and unique: the part of the token before the secret, used to find the key. */
+  readonly id: string;
+  readonly role: KeyRole;
+  /** The strategy a strategy key places orders for; null for admin and read keys. */
+  readonly strategy: string | null;
+  /** A label for people (`--name`), or null. */
+  readonly name: string | null;
+  readonly createdAtMs: number;
+  /** Recorded at most about once a minute per key, so up to a minute behind. */
+  readonly lastUsedAtMs: number | null;
+  /** Null while the key is active. */
+  readonly revokedAtMs: number | null;
+}
+
+/** What create() stores. */
+export interface NewKey {
+  readonly id: string;
+  /** SHA-256 of the secret, 64 lowercase hex digits. */
+  readonly secretSha256: string;
+  readonly role: KeyRole;
+  /** Set for a strategy key, and only then. */
+  readonly strategy: string | null;
+  readonly name: string | null;
+  readonly createdAtMs: number;
+}
+
+/** What a request is checked against. */
+export interface ActiveKey {
+  readonly id: string;
+  readonly role: KeyRole;
+  readonly strategy: string | null;
+  /** SHA-256 of the secret, 64 lowercase hex digits: compared in constant time by the caller. */
+  readonly secretSha256: string;
+}
+
+export interface KeyStore {
+  /** Stores a new, active key. Rejects if a key with this id exists. */
+  create(key: NewKey): Promise<void>;
+  /** Every key, revoked ones too, in the order they were created. */
+  list(): Promise<readonly KeyRecord[]>;
+  /** Revokes the key from atMs on. False when no active key has this id (unknown or already revoked). */
+  revoke(id: string, atMs: number): Promise<boolean>;
+  /**
+   * The active key with this id, or undefined when it is unknown or revoked. Called on every
+   * authenticated request and never cached by the caller, so that a revoke counts at once: a lookup
+   * by primary key.
+   */
+  findActive(id: string): Promise<ActiveKey | undefined>;
+  /**
+   * Whether any key was ever created, revoked ones included. While none was, the server runs open
+   * (anyone may do anything); revoking every key later does not open it again. Called on every request
+   * that carries no key until it answers true, so that the first key closes the server at once; from
+   * then on the caller keeps the answer, since a store never deletes a key.
+   */
+  hasKeys(): Promise<boolean>;
+  /**
+   * Records that the key was used at atMs (never moving it back). The caller calls it at most about
+   * once a minute per key and off the answer path; a failure is logged, never fails a request.
+   */
+  recordLastUse(id: string, atMs: number): Promise<void>;
+}
+
+/** A key store opened on its own, by a command rather than by the server's Store. */
+export interface OpenedKeyStore extends KeyStore {
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the keys of the database a DATABASE_URL names, creating and migrating the database if need be;
+ * no profile needed. Used by `ordergate keys`.
+ */
+export async function openKeyStore(database: Config['database']): Promise<OpenedKeyStore> {
+  switch (database.kind) {
+    case 'sqlite':
+      return (await import('./sqlite/sqlite-keys.js')).openSqliteKeyStore(database.path);
+    case 'postgres':
+      return (await import('./postgres/pg-keys.js')).openPgKeyStore(database.url, {
+        warn: (_fields, message) => console.error(message),
+      });
+  }
+}
