@@ -207,3 +207,38 @@ test('keys are shared: a key created by the CLI works on both instances, and its
   for (const server of servers)
     assert.equal(await status(server, token), 401, 'revoked on every instance at once');
 });
+
+test('a database gone back in time (a restore) is not mistaken for the book an instance kept', async (t) => {
+  const name = uniqueDatabaseName();
+  const url = await createDatabase(name);
+  t.after(() => dropDatabase(name));
+  const [a, b] = (await Promise.all(
+    [0, 1].map(() => startServer(t, { profile: PROFILE, env: { DATABASE_URL: url } })),
+  )) as [Server, Server];
+  const buy = { strategy: 'S1', instrument: 'INFY', position: 'BUY' };
+  const first = JSON.parse((await postOrder(a, buy)).text) as LoggedOrder;
+  assert.equal(first.status, 'ACCEPTED');
+  // What a restore of a backup taken before that order does: the order, its positions and the book's
+  // row as they were, and the sequence hands the same id out again. A keeps the book it last wrote.
+  const sql = new pg.Client({ connectionString: url });
+  await sql.connect();
+  try {
+    await sql.query('BEGIN');
+    await sql.query('DELETE FROM positions');
+    await sql.query('DELETE FROM orders');
+    await sql.query("UPDATE books SET last_order_id = 0, last_write = ''");
+    await sql.query("SELECT setval('order_ids', 1, false)");
+    await sql.query('COMMIT');
+  } finally {
+    await sql.end();
+  }
+  // B's order on that book takes the same id A's did.
+  const sell = JSON.parse((await postOrder(b, { ...buy, position: 'SELL' })).text) as LoggedOrder;
+  assert.equal(sell.order_id, first.order_id);
+  assert.equal(sell.status, 'REJECTED');
+  // A must read the book again, not trust the copy whose id matches.
+  const again = JSON.parse((await postOrder(a, buy)).text) as LoggedOrder;
+  assert.equal(again.status, 'ACCEPTED', `nothing is open after the restore: ${JSON.stringify(again)}`);
+  const check = await runCli(['check', '--database-url', url]);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+});

@@ -76,7 +76,8 @@ export function isConnectionFault(error: unknown): boolean {
     // The client's own errors carry no SQLSTATE; a server's lock or statement timeout (55P03, 57014)
     // is an answer from a healthy server, not a lost connection.
     (!/^[0-9A-Z]{5}$/.test(code) &&
-      /Connection terminated|Query read timeout|timeout exceeded when trying to connect|connection timeout|timeout expired|not queryable/i.test(
+      // Not pg-pool's "timeout exceeded when trying to connect": that is a pool busy with orders.
+      /Connection terminated|Query read timeout|connection timeout|timeout expired|not queryable/i.test(
         message,
       ))
   );

@@ -74,6 +74,11 @@ const MIGRATIONS: readonly string[] = [
     revoked_at_ms bigint
   );
   `,
+  // The random token each order writes to its book's row beside its id: what an instance's kept copy
+  // of the book is matched on, since ids repeat once the database goes back in time (a restore).
+  `
+  ALTER TABLE books ADD COLUMN last_write text NOT NULL DEFAULT '';
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

@@ -9,7 +9,8 @@
 // instance alone never reads them twice, and another instance's order is always seen.
 
 import assert from 'node:assert/strict';
-import type pg from 'pg';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import { positionKey } from '../../domain/book.js';
 import type { Order } from '../../domain/order.js';
@@ -45,6 +46,13 @@ import { type PgUsers, syncProfilePostgres } from './profile-sync.js';
 /** Orders waiting for a connection beyond this many get a 503 at once: a queue must not grow without bound. */
 const QUEUED_ORDERS_MAX = 10_000;
 
+/**
+ * The health probe and the per-request key lookups have a pool of their own: on the orders' pool they
+ * would wait behind orders queued on a locked book, and a wait is not a lost server.
+ */
+const SIDE_POOL_MAX = 2;
+const START_CONNECT_TIMEOUT_MS = 5000;
+
 /** How often readiness is probed; a connection fault marks the store not ready at once. */
 const HEALTH_PROBE_INTERVAL_MS = 1000;
 
@@ -64,6 +72,11 @@ export interface PostgresStoreOptions {
 interface CachedBook {
   /** The order that last changed this book, as its row in `books` says. */
   lastOrderId: number;
+  /**
+   * The random token that order wrote beside it. Ids alone could match a book they do not describe
+   * once the database goes back in time (a restore, an asynchronous standby promoted) and hands them out again.
+   */
+  write: string;
   readonly holders: Map<UserId, OpenPosition>;
 }
 
@@ -72,8 +85,8 @@ interface CachedBook {
  * output, after the lock is granted (an id drawn before the wait could commit out of order).
  */
 const lockAndDraw = (strategy: string, instrument: string) =>
-  `WITH locked AS MATERIALIZED (SELECT last_order_id FROM books WHERE strategy = ${strategy} AND instrument = ${instrument} FOR UPDATE)
-   SELECT last_order_id, nextval('order_ids') FROM locked`;
+  `WITH locked AS MATERIALIZED (SELECT last_order_id, last_write FROM books WHERE strategy = ${strategy} AND instrument = ${instrument} FOR UPDATE)
+   SELECT last_order_id, last_write, nextval('order_ids') FROM locked`;
 const EARLIER_ANSWER =
   'SELECT order_id, strategy, instrument, side, status, reason, answer FROM orders WHERE client_order_id = ';
 const READ_BOOK =
@@ -95,13 +108,21 @@ WITH new_order AS (
   SELECT c.u, $3, $4, c.b, $1, c.t, $8
   FROM unnest($12::integer[], $13::bigint[], $14::bigint[]) WITH ORDINALITY AS c(u, b, t, n) ORDER BY c.n
 )
-UPDATE books SET last_order_id = $1 WHERE strategy = $3 AND instrument = $4
+UPDATE books SET last_order_id = $1, last_write = $15 WHERE strategy = $3 AND instrument = $4
 RETURNING (SELECT count(*)::integer FROM closed) AS closed`;
 
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
   const pool = createPool({ url: options.url, poolMax: options.poolMax, logger: options.logger });
+  const sidePool = createPool({
+    url: options.url,
+    poolMax: SIDE_POOL_MAX,
+    logger: options.logger,
+    applicationName: 'ordergate health and keys',
+  });
   try {
-    const client = await pool.connect();
+    // Start-up has a connection of its own, without the pool's timeouts: an instance that starts beside
+    // another one syncing a large profile waits for it rather than failing after 5 s.
+    const client = await connectForStart(options.url);
     try {
       const schema = await migratePostgres(client);
       if (schema.from !== schema.to) options.logger.info({ schema }, 'database schema migrated');
@@ -113,20 +134,33 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         );
       }
       const open = await client.query<{ count: number }>('SELECT count(*)::integer AS count FROM positions');
-      return new PostgresStore(pool, options, synced.version, synced.users, open.rows[0]!.count);
+      return new PostgresStore(pool, sidePool, options, synced.version, synced.users, open.rows[0]!.count);
     } finally {
-      client.release();
+      await client.end().catch(() => {});
     }
   } catch (error) {
     await pool.end().catch(() => {});
+    await sidePool.end().catch(() => {});
     throw error;
   }
+}
+
+async function connectForStart(url: string): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: START_CONNECT_TIMEOUT_MS,
+    application_name: 'ordergate start',
+  });
+  client.on('error', () => {}); // a failure surfaces in the query that meets it
+  await client.connect();
+  return client;
 }
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   readonly keys: KeyStore;
   readonly #pool: pg.Pool;
+  readonly #sidePool: pg.Pool;
   readonly #logger: Logger;
   readonly #profile: Profile;
   readonly #profileByUser: Map<string, UserProfile>;
@@ -152,12 +186,14 @@ export class PostgresStore implements Store {
 
   constructor(
     pool: pg.Pool,
+    sidePool: pg.Pool,
     options: PostgresStoreOptions,
     version: number,
     users: PgUsers,
     openPositions: number,
   ) {
     this.#pool = pool;
+    this.#sidePool = sidePool;
     this.#logger = options.logger;
     this.#profile = options.profile;
     this.#profileByUser = new Map(options.profile.map((entry) => [entry.user, entry]));
@@ -165,7 +201,9 @@ export class PostgresStore implements Store {
     this.#users = users;
     this.#subscriptions = indexSubscriptions(this.#profile, (user) => users.idOf.get(user)!);
     this.#reads = new PgReads(pool, users);
-    this.keys = new PgKeys(pool, {
+    // A connection lost while idle may mean a failover: the books kept here are read again.
+    pool.on('error', () => this.#books.clear());
+    this.keys = new PgKeys(sidePool, {
       unhealthy: () => (this.#healthy ? undefined : (this.#healthDetail ?? 'PostgreSQL is unreachable')),
       fault: (error) => this.#markUnhealthy(error),
     });
@@ -185,7 +223,7 @@ export class PostgresStore implements Store {
   async #probeHealth(): Promise<void> {
     if (this.#closing) return;
     try {
-      await this.#pool.query('SELECT 1');
+      await this.#sidePool.query('SELECT 1');
       if (!this.#healthy) this.#logger.warn('PostgreSQL reachable again: taking orders');
       this.#healthy = true;
       this.#healthDetail = undefined;
@@ -195,6 +233,7 @@ export class PostgresStore implements Store {
   }
 
   #markUnhealthy(error: unknown): void {
+    this.#books.clear();
     const detail = `waiting for PostgreSQL (${describePgError(error)}); retrying every second`;
     if (this.#healthy)
       this.#logger.error({ detail }, 'PostgreSQL unreachable: orders get 503 until it is back');
@@ -248,7 +287,20 @@ export class PostgresStore implements Store {
         const earlier = await this.#reads.orderByClientId(client, order.clientOrderId).catch(() => undefined);
         if (earlier !== undefined) return answerRetry(order, earlier);
       }
-      this.#logger.warn({ err: { message: describePgError(error) } }, 'order not applied: PostgreSQL failed');
+      if (error instanceof assert.AssertionError) {
+        // The book this instance kept is not the one in the database: nothing was committed; every
+        // kept book is read again.
+        this.#books.clear();
+        this.#logger.error(
+          { err: error },
+          'order not applied: the book kept here disagreed with the database',
+        );
+      } else {
+        this.#logger.warn(
+          { err: { message: describePgError(error) } },
+          'order not applied: PostgreSQL failed',
+        );
+      }
       throw unavailable(`PostgreSQL failed (${describePgError(error)}); ${NOT_APPLIED}`);
     } finally {
       client.release(broken);
@@ -264,8 +316,9 @@ export class PostgresStore implements Store {
         await client.query('ROLLBACK');
         return answerRetry(order, opened.earlier);
       }
-      const { lastOrderId, orderId } = opened;
-      const book = await this.#bookAt(client, key, order, lastOrderId);
+      const { lastOrderId, lastWrite, orderId } = opened;
+      const write = randomUUID();
+      const book = await this.#bookAt(client, key, order, lastOrderId, lastWrite);
       assert.ok(orderId > lastOrderId, 'order ids increase within a book');
       const decision = decide(
         order.side,
@@ -274,16 +327,16 @@ export class PostgresStore implements Store {
         book.holders,
       );
       const json = renderAnswer({ orderId, order, receivedAtMs }, decision, this.#users.nameJson);
-      const written = await client.query<{ closed: number }>(
-        WRITE_ORDER,
-        writeParameters(order, orderId, receivedAtMs, this.#profileVersion, decision, json),
-      );
+      const written = await client.query<{ closed: number }>(WRITE_ORDER, [
+        ...writeParameters(order, orderId, receivedAtMs, this.#profileVersion, decision, json),
+        write,
+      ]);
       const closes = decision.fills.length - countOpens(decision);
       // The book read (or kept) must be the book on disk; if not, nothing is committed.
       assert.equal(written.rows[0]?.closed, closes, 'every position a SELL closes was open');
       committing = true;
       await client.query('COMMIT');
-      this.#remember(key, book, decision, orderId, receivedAtMs);
+      this.#remember(key, book, decision, orderId, write, receivedAtMs);
       return {
         orderId,
         status: decision.status,
@@ -316,7 +369,7 @@ export class PostgresStore implements Store {
   async #begin(
     client: pg.PoolClient,
     order: Order,
-  ): Promise<{ earlier?: ClientOrderRow; lastOrderId: number; orderId: number }> {
+  ): Promise<{ earlier?: ClientOrderRow; lastOrderId: number; lastWrite: string; orderId: number }> {
     const strategy = client.escapeLiteral(order.strategy);
     const instrument = client.escapeLiteral(order.instrument);
     const earlier =
@@ -325,8 +378,10 @@ export class PostgresStore implements Store {
       `BEGIN;${earlier}${lockAndDraw(strategy, instrument)}`,
     )) as unknown as pg.QueryResult[];
     const found = earlier === '' ? undefined : (results[1]!.rows[0] as ClientOrderRow | undefined);
-    if (found !== undefined) return { earlier: found, lastOrderId: 0, orderId: 0 };
-    let locked = results.at(-1)!.rows[0] as { last_order_id: number; nextval: number } | undefined;
+    if (found !== undefined) return { earlier: found, lastOrderId: 0, lastWrite: '', orderId: 0 };
+    let locked = results.at(-1)!.rows[0] as
+      | { last_order_id: number; last_write: string; nextval: number }
+      | undefined;
     if (locked === undefined) {
       // A book no profile gave (an order for an unknown strategy or instrument): it gets its row now.
       await client.query('INSERT INTO books (strategy, instrument) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
@@ -335,13 +390,24 @@ export class PostgresStore implements Store {
       ]);
       locked = (await client.query(lockAndDraw(strategy, instrument))).rows[0];
     }
-    return { lastOrderId: Number(locked!.last_order_id), orderId: Number(locked!.nextval) };
+    return {
+      lastOrderId: Number(locked!.last_order_id),
+      lastWrite: locked!.last_write,
+      orderId: Number(locked!.nextval),
+    };
   }
 
-  /** The book as of lastOrderId: kept from this instance's last order on it, or read under the lock. */
-  async #bookAt(client: pg.PoolClient, key: string, order: Order, lastOrderId: number): Promise<CachedBook> {
+  /** The book as its row says it stands: kept from this instance's last order on it, or read under the lock. */
+  async #bookAt(
+    client: pg.PoolClient,
+    key: string,
+    order: Order,
+    lastOrderId: number,
+    lastWrite: string,
+  ): Promise<CachedBook> {
     const cached = this.#books.get(key);
-    if (cached !== undefined && cached.lastOrderId === lastOrderId) return cached;
+    if (cached !== undefined && cached.lastOrderId === lastOrderId && cached.write === lastWrite)
+      return cached;
     const rows = await client.query({
       text: READ_BOOK,
       values: [order.strategy, order.instrument],
@@ -352,11 +418,18 @@ export class PostgresStore implements Store {
       holders.set(userId, { orderId: Number(orderId), openedAtMs: Number(openedAtMs) });
     }
     await this.#users.learn(client, holders.keys());
-    return { lastOrderId, holders };
+    return { lastOrderId, write: lastWrite, holders };
   }
 
   /** After the commit: the book now stands at orderId, unless a later order on it was seen meanwhile. */
-  #remember(key: string, book: CachedBook, decision: Decision, orderId: number, nowMs: number): void {
+  #remember(
+    key: string,
+    book: CachedBook,
+    decision: Decision,
+    orderId: number,
+    write: string,
+    nowMs: number,
+  ): void {
     const current = this.#books.get(key);
     if (current !== undefined && current !== book && current.lastOrderId > orderId) return;
     for (const fill of decision.fills) {
@@ -364,6 +437,7 @@ export class PostgresStore implements Store {
       else book.holders.delete(fill.userId);
     }
     book.lastOrderId = orderId;
+    book.write = write;
     this.#books.set(key, book);
   }
 
@@ -424,7 +498,7 @@ export class PostgresStore implements Store {
     this.#closing = true;
     clearInterval(this.#probe);
     if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
-    await this.#pool.end();
+    await Promise.all([this.#pool.end(), this.#sidePool.end()]);
   }
 }
 

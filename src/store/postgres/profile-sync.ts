@@ -55,9 +55,12 @@ export async function syncProfilePostgres(
     );
     const names = profile.map((entry) => entry.user);
     for (let i = 0; i < names.length; i += ROWS_PER_STATEMENT_MAX) {
-      await client.query('INSERT INTO users (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING', [
-        names.slice(i, i + ROWS_PER_STATEMENT_MAX),
-      ]);
+      // Only new names: a conflicting insert would still draw an id, one per user at every start.
+      await client.query(
+        `INSERT INTO users (name) SELECT n FROM unnest($1::text[]) AS n
+         WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.name = n) ON CONFLICT (name) DO NOTHING`,
+        [names.slice(i, i + ROWS_PER_STATEMENT_MAX)],
+      );
     }
     const users = new PgUsers();
     const all = await client.query({ text: 'SELECT user_id, name FROM users', rowMode: 'array' });
