@@ -80,7 +80,7 @@ const RESULTS = join(ROOT, 'bench/results/latest.json');
 const USAGE = `Usage: npm run bench -- [--only LIST] [--quick] [--load-generator auto|wrk|autocannon]
 
 Runs the performance scenarios of issue #4 against real server processes on 127.0.0.1, prints one table
-and writes the same figures to bench/results/latest.json. About a minute; --quick about half.
+and writes the same figures to bench/results/latest.json. About two minutes; --quick about half.
 
   throughput  bare Fastify vs ordergate (20 users), wrk, ${CONNECTIONS} connections, ${THREADS} threads:
               req/s of each and their ratio
