@@ -108,3 +108,41 @@ export class LogReplay {
     return null;
   }
 }
+
+/** A stored open position: strategy, instrument, user id, the order that opened it, when. */
+export type StoredPosition = readonly [string, string, number, number, number];
+
+/** Compares the positions a database holds with the replay's book; returns how many were stored. */
+export function comparePositions(
+  stored: readonly StoredPosition[],
+  replay: LogReplay,
+  problem: (text: string) => void,
+): number {
+  for (const [strategy, instrument, userId, orderId, openedAtMs] of stored) {
+    const held = replay.book.holdersOf(strategy, instrument)?.get(userId);
+    if (held === undefined)
+      problem(`open position ${strategy} ${instrument} of user ${userId} is not explained by the log`);
+    else if (held.orderId !== orderId || held.openedAtMs !== openedAtMs) {
+      problem(
+        `open position ${strategy} ${instrument} of user ${userId}: stored order ${orderId}, the log says ${held.orderId}`,
+      );
+    }
+  }
+  if (stored.length !== replay.book.size) {
+    problem(`${stored.length} open positions stored, the replay of the log leaves ${replay.book.size}`);
+  }
+  return stored.length;
+}
+
+/** Counts every mismatch and keeps the first few to show. */
+export function mismatchCollector(shownMax: number) {
+  const collector = {
+    mismatches: 0,
+    problems: [] as string[],
+    problem: (text: string) => {
+      collector.mismatches++;
+      if (collector.problems.length < shownMax) collector.problems.push(text);
+    },
+  };
+  return collector;
+}

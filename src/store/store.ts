@@ -16,6 +16,17 @@ export interface PlacedOrder {
   readonly replayed: boolean;
 }
 
+/** The order a client_order_id was first placed with: what a retry is answered from. */
+export interface ClientOrderRow {
+  readonly order_id: number;
+  readonly strategy: string;
+  readonly instrument: string;
+  readonly side: 'BUY' | 'SELL';
+  readonly status: 'ACCEPTED' | 'REJECTED';
+  readonly reason: string | null;
+  readonly answer: string;
+}
+
 export interface LoggedOrder {
   readonly orderId: number;
   readonly json: string;
@@ -115,4 +126,41 @@ export class StoreError extends Error {
 
 export function sameOrder(a: { strategy: string; instrument: string; side: Side }, b: Order): boolean {
   return a.strategy === b.strategy && a.instrument === b.instrument && a.side === b.side;
+}
+
+/** A position as both stores select it: user name, strategy, instrument, order id, opened at (ms). */
+export type PositionTuple = readonly [string, string, string, number, number];
+/** A trade as both stores select it: id, user name, strategy, instrument, buy, sell, opened and closed at (ms). */
+export type TradeTuple = readonly [number, string, string, string, number, number, number, number];
+
+export function toPositionRow([
+  user,
+  strategy,
+  instrument,
+  order_id,
+  openedAtMs,
+]: PositionTuple): PositionRow {
+  return { user, strategy, instrument, order_id, opened_at: new Date(openedAtMs).toISOString() };
+}
+
+export function toTradeRow([
+  trade_id,
+  user,
+  strategy,
+  instrument,
+  buy_order_id,
+  sell_order_id,
+  opened,
+  closed,
+]: TradeTuple): TradeRow {
+  return {
+    trade_id,
+    user,
+    strategy,
+    instrument,
+    buy_order_id,
+    sell_order_id,
+    opened_at: new Date(opened).toISOString(),
+    closed_at: new Date(closed).toISOString(),
+  };
 }

@@ -4,7 +4,14 @@
 // REPEATABLE READ snapshot, so it can run beside live instances.
 
 import type pg from 'pg';
-import { type LoggedOrderRow, LogReplay, type ReplayedClose } from '../replay.js';
+import {
+  comparePositions,
+  type LoggedOrderRow,
+  LogReplay,
+  mismatchCollector,
+  type ReplayedClose,
+  type StoredPosition,
+} from '../replay.js';
 import type { CheckReport } from '../sqlite/check.js';
 import { createPool, type PoolLogger } from './connection.js';
 import { PG_SCHEMA_VERSION } from './migrations.js';
@@ -48,12 +55,8 @@ async function readSchemaVersion(client: pg.ClientBase): Promise<number> {
 }
 
 async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => void) {
-  const problems: string[] = [];
-  let mismatches = 0;
-  const problem = (text: string) => {
-    mismatches++;
-    if (problems.length < MISMATCHES_SHOWN_MAX) problems.push(text);
-  };
+  const collector = mismatchCollector(MISMATCHES_SHOWN_MAX);
+  const { problem } = collector;
   const users = new PgUsers();
   const all = await client.query({ text: 'SELECT user_id, name FROM users', rowMode: 'array' });
   for (const [userId, name] of all.rows as [number, string][]) users.add(userId, name);
@@ -121,7 +124,7 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
     onProgress(replay.orders);
   }
   const trades = await compareTrades(client, closes, problem);
-  const openPositions = await comparePositions(client, replay, problem);
+  const openPositions = comparePositions(await storedPositions(client), replay, problem);
   return {
     orders: replay.orders,
     profileVersions: versions.size,
@@ -129,8 +132,8 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
     denials: replay.denials,
     openPositions,
     trades,
-    mismatches,
-    problems,
+    mismatches: collector.mismatches,
+    problems: collector.problems,
   };
 }
 
@@ -176,28 +179,10 @@ async function compareTrades(
   return rows.length;
 }
 
-async function comparePositions(
-  client: pg.ClientBase,
-  replay: LogReplay,
-  problem: (text: string) => void,
-): Promise<number> {
+async function storedPositions(client: pg.ClientBase): Promise<StoredPosition[]> {
   const result = await client.query({
     text: 'SELECT strategy, instrument, user_id, order_id, opened_at_ms FROM positions',
     rowMode: 'array',
   });
-  const stored = result.rows as [string, string, number, number, number][];
-  for (const [strategy, instrument, userId, orderId, openedAtMs] of stored) {
-    const held = replay.book.holdersOf(strategy, instrument)?.get(userId);
-    if (held === undefined)
-      problem(`open position ${strategy} ${instrument} of user ${userId} is not explained by the log`);
-    else if (held.orderId !== orderId || held.openedAtMs !== openedAtMs) {
-      problem(
-        `open position ${strategy} ${instrument} of user ${userId}: stored order ${orderId}, the log says ${held.orderId}`,
-      );
-    }
-  }
-  if (stored.length !== replay.book.size) {
-    problem(`${stored.length} open positions stored, the replay of the log leaves ${replay.book.size}`);
-  }
-  return stored.length;
+  return result.rows as unknown as StoredPosition[];
 }

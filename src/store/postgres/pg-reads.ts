@@ -2,18 +2,22 @@
 // pool. The same queries and the same row shapes as the SQLite store's reads.
 
 import type pg from 'pg';
-import type { BookQuery, LoggedOrder, OrdersQuery, PositionRow, TradeRow, TradesQuery } from '../store.js';
+import {
+  type BookQuery,
+  type ClientOrderRow,
+  type LoggedOrder,
+  type OrdersQuery,
+  type PositionRow,
+  type PositionTuple,
+  type TradeRow,
+  type TradesQuery,
+  type TradeTuple,
+  toPositionRow,
+  toTradeRow,
+} from '../store.js';
 import type { PgUsers } from './profile-sync.js';
 
-export interface ClientOrderRow {
-  readonly order_id: number;
-  readonly strategy: string;
-  readonly instrument: string;
-  readonly side: 'BUY' | 'SELL';
-  readonly status: 'ACCEPTED' | 'REJECTED';
-  readonly reason: string | null;
-  readonly answer: string;
-}
+export type { ClientOrderRow } from '../store.js';
 
 export class PgReads {
   readonly #pool: pg.Pool;
@@ -82,15 +86,7 @@ export class PgReads {
       values: where.args,
       rowMode: 'array',
     });
-    return (result.rows as [string, string, string, number, number][]).map(
-      ([user, strategy, instrument, order_id, openedAtMs]) => ({
-        user,
-        strategy,
-        instrument,
-        order_id,
-        opened_at: new Date(openedAtMs).toISOString(),
-      }),
-    );
+    return (result.rows as unknown as PositionTuple[]).map(toPositionRow);
   }
 
   async trades(query: TradesQuery): Promise<TradeRow[]> {
@@ -111,18 +107,7 @@ export class PgReads {
       values: where.args,
       rowMode: 'array',
     });
-    return (result.rows as [number, string, string, string, number, number, number, number][]).map(
-      ([trade_id, user, strategy, instrument, buy_order_id, sell_order_id, opened, closed]) => ({
-        trade_id,
-        user,
-        strategy,
-        instrument,
-        buy_order_id,
-        sell_order_id,
-        opened_at: new Date(opened).toISOString(),
-        closed_at: new Date(closed).toISOString(),
-      }),
-    );
+    return (result.rows as unknown as TradeTuple[]).map(toTradeRow);
   }
 
   async openPositionsByUser(): Promise<Map<number, number>> {

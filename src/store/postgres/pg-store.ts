@@ -37,6 +37,7 @@ import {
   type UserDetail,
   type UserSummary,
 } from '../store.js';
+import { summariseStrategies, summariseUser } from '../summaries.js';
 import { createPool, describePgError, isConnectionFault } from './connection.js';
 import { migratePostgres } from './migrations.js';
 import { PgKeys } from './pg-keys.js';
@@ -459,7 +460,9 @@ export class PostgresStore implements Store {
 
   async users(): Promise<readonly UserSummary[]> {
     const open = await this.#read(() => this.#reads.openPositionsByUser());
-    return this.#profile.map((entry) => summarise(entry, open.get(this.#users.idOf.get(entry.user)!) ?? 0));
+    return this.#profile.map((entry) =>
+      summariseUser(entry, open.get(this.#users.idOf.get(entry.user)!) ?? 0),
+    );
   }
 
   async user(name: string): Promise<UserDetail | undefined> {
@@ -468,18 +471,11 @@ export class PostgresStore implements Store {
       this.#reads.positions({ user: name, limit: Number.MAX_SAFE_INTEGER }),
     );
     const entry = this.#profileByUser.get(name) ?? { user: name, subscriptions: [] };
-    return { ...summarise(entry, positions.length), positions };
+    return { ...summariseUser(entry, positions.length), positions };
   }
 
   async strategies(): Promise<readonly StrategySummary[]> {
-    const summaries: StrategySummary[] = [];
-    for (const [strategy, subscribers] of this.#subscriptions) {
-      const instruments: Record<string, number> = {};
-      for (const set of subscribers.values())
-        for (const instrument of set) instruments[instrument] = (instruments[instrument] ?? 0) + 1;
-      summaries.push({ strategy, subscribers: subscribers.size, instruments });
-    }
-    return summaries.sort((a, b) => (a.strategy < b.strategy ? -1 : 1));
+    return summariseStrategies(this.#subscriptions);
   }
 
   /** A read that PostgreSQL could not answer is a 503, like an order. */
@@ -571,10 +567,4 @@ function isDuplicateClientId(error: unknown): boolean {
 
 function unavailable(why: string): StoreError {
   return new StoreError('STORE_UNAVAILABLE', `the store is not accepting orders: ${why}`);
-}
-
-function summarise(entry: UserProfile, openPositions: number): UserSummary {
-  const strategies: Record<string, readonly string[]> = {};
-  for (const { strategy, instruments } of entry.subscriptions) strategies[strategy] = instruments;
-  return { user: entry.user, strategies, open_positions: openPositions };
 }

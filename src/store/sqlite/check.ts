@@ -5,7 +5,14 @@
 
 import { existsSync } from 'node:fs';
 import type Database from 'better-sqlite3';
-import { type LoggedOrderRow, LogReplay, type ReplayedClose } from '../replay.js';
+import {
+  comparePositions,
+  type LoggedOrderRow,
+  LogReplay,
+  mismatchCollector,
+  type ReplayedClose,
+  type StoredPosition,
+} from '../replay.js';
 import { openConnection } from './connection.js';
 import { SCHEMA_VERSION } from './migrations.js';
 import { loadProfileVersions, loadUsers } from './profile-sync.js';
@@ -61,12 +68,8 @@ export function checkSqlite(path: string, onProgress: (orders: number) => void =
 }
 
 function replayAll(db: Database.Database, onProgress: (orders: number) => void) {
-  const problems: string[] = [];
-  let mismatches = 0;
-  const problem = (text: string) => {
-    mismatches++;
-    if (problems.length < MISMATCHES_SHOWN_MAX) problems.push(text);
-  };
+  const collector = mismatchCollector(MISMATCHES_SHOWN_MAX);
+  const { problem } = collector;
   const replay = new LogReplay(loadUsers(db));
   const versions = loadProfileVersions(db);
   let nextVersion = 0;
@@ -115,7 +118,7 @@ function replayAll(db: Database.Database, onProgress: (orders: number) => void) 
   }
   const extraTrades = trades.remaining();
   if (extraTrades > 0) problem(`${extraTrades} trades in the database that no SELL in the log closed`);
-  const openPositions = comparePositions(db, replay, problem);
+  const openPositions = comparePositions(storedPositions(db), replay, problem);
   return {
     orders: replay.orders,
     profileVersions: versions.length,
@@ -123,30 +126,16 @@ function replayAll(db: Database.Database, onProgress: (orders: number) => void) 
     denials: replay.denials,
     openPositions,
     trades: trades.seen,
-    mismatches,
-    problems,
+    mismatches: collector.mismatches,
+    problems: collector.problems,
   };
 }
 
-function comparePositions(db: Database.Database, replay: LogReplay, problem: (text: string) => void): number {
-  const stored = db
+function storedPositions(db: Database.Database): StoredPosition[] {
+  return db
     .prepare('SELECT strategy, instrument, user_id, order_id, opened_at_ms FROM positions')
     .raw()
-    .all() as [string, string, number, number, number][];
-  for (const [strategy, instrument, userId, orderId, openedAtMs] of stored) {
-    const held = replay.book.holdersOf(strategy, instrument)?.get(userId);
-    if (held === undefined)
-      problem(`open position ${strategy} ${instrument} of user ${userId} is not explained by the log`);
-    else if (held.orderId !== orderId || held.openedAtMs !== openedAtMs) {
-      problem(
-        `open position ${strategy} ${instrument} of user ${userId}: stored order ${orderId}, the log says ${held.orderId}`,
-      );
-    }
-  }
-  if (stored.length !== replay.book.size) {
-    problem(`${stored.length} open positions stored, the replay of the log leaves ${replay.book.size}`);
-  }
-  return stored.length;
+    .all() as StoredPosition[];
 }
 
 type TradeRaw = [number, number, string, string, number, number, number, number];

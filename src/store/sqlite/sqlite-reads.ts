@@ -2,19 +2,23 @@
 // database on the main thread's own connection (WAL lets it read while the writer commits).
 
 import type Database from 'better-sqlite3';
-import type { BookQuery, LoggedOrder, OrdersQuery, PositionRow, TradeRow, TradesQuery } from '../store.js';
+import {
+  type BookQuery,
+  type ClientOrderRow,
+  type LoggedOrder,
+  type OrdersQuery,
+  type PositionRow,
+  type PositionTuple,
+  type TradeRow,
+  type TradesQuery,
+  type TradeTuple,
+  toPositionRow,
+  toTradeRow,
+} from '../store.js';
 
 type Statement = Database.Statement<unknown[], unknown>;
 
-export interface ClientOrderRow {
-  readonly order_id: number;
-  readonly strategy: string;
-  readonly instrument: string;
-  readonly side: 'BUY' | 'SELL';
-  readonly status: 'ACCEPTED' | 'REJECTED';
-  readonly reason: string | null;
-  readonly answer: string;
-}
+export type { ClientOrderRow } from '../store.js';
 
 export class SqliteReads {
   readonly #db: Database.Database;
@@ -70,14 +74,8 @@ export class SqliteReads {
       ORDER BY p.strategy, p.instrument, p.user_id LIMIT ?`;
     const rows = this.#statement(sql)
       .raw()
-      .all(...args, query.limit) as [string, string, string, number, number][];
-    return rows.map(([user, strategy, instrument, order_id, openedAtMs]) => ({
-      user,
-      strategy,
-      instrument,
-      order_id,
-      opened_at: new Date(openedAtMs).toISOString(),
-    }));
+      .all(...args, query.limit) as PositionTuple[];
+    return rows.map(toPositionRow);
   }
 
   trades(query: TradesQuery, userId: number | undefined): TradeRow[] {
@@ -92,19 +90,8 @@ export class SqliteReads {
       ${whereClause(where)} ORDER BY t.trade_id LIMIT ?`;
     const rows = this.#statement(sql)
       .raw()
-      .all(...args, query.limit) as [number, string, string, string, number, number, number, number][];
-    return rows.map(
-      ([trade_id, user, strategy, instrument, buy_order_id, sell_order_id, opened, closed]) => ({
-        trade_id,
-        user,
-        strategy,
-        instrument,
-        buy_order_id,
-        sell_order_id,
-        opened_at: new Date(opened).toISOString(),
-        closed_at: new Date(closed).toISOString(),
-      }),
-    );
+      .all(...args, query.limit) as TradeTuple[];
+    return rows.map(toTradeRow);
   }
 
   openPositionsByUser(): Map<number, number> {

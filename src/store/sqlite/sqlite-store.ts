@@ -33,6 +33,7 @@ import {
   type UserDetail,
   type UserSummary,
 } from '../store.js';
+import { summariseStrategies, summariseUser } from '../summaries.js';
 import { openConnection } from './connection.js';
 import { migrate } from './migrations.js';
 import { loadUsers, syncProfile, type Users } from './profile-sync.js';
@@ -458,7 +459,9 @@ export class SqliteStore implements Store {
 
   async users(): Promise<readonly UserSummary[]> {
     const open = this.#reads.openPositionsByUser();
-    return this.#profile.map((entry) => summarise(entry, open.get(this.#users.idOf.get(entry.user)!) ?? 0));
+    return this.#profile.map((entry) =>
+      summariseUser(entry, open.get(this.#users.idOf.get(entry.user)!) ?? 0),
+    );
   }
 
   async user(name: string): Promise<UserDetail | undefined> {
@@ -466,18 +469,11 @@ export class SqliteStore implements Store {
     if (userId === undefined) return undefined;
     const positions = this.#reads.positions({ user: name, limit: Number.MAX_SAFE_INTEGER }, userId);
     const entry = this.#profileByUser.get(name) ?? { user: name, subscriptions: [] };
-    return { ...summarise(entry, positions.length), positions };
+    return { ...summariseUser(entry, positions.length), positions };
   }
 
   async strategies(): Promise<readonly StrategySummary[]> {
-    const summaries: StrategySummary[] = [];
-    for (const [strategy, subscribers] of this.#subscriptions) {
-      const instruments: Record<string, number> = {};
-      for (const set of subscribers.values())
-        for (const instrument of set) instruments[instrument] = (instruments[instrument] ?? 0) + 1;
-      summaries.push({ strategy, subscribers: subscribers.size, instruments });
-    }
-    return summaries.sort((a, b) => (a.strategy < b.strategy ? -1 : 1));
+    return summariseStrategies(this.#subscriptions);
   }
 
   #userId(user: string | undefined): number | undefined {
@@ -533,12 +529,6 @@ function toWrite(
     opened,
     closed,
   };
-}
-
-function summarise(entry: UserProfile, openPositions: number): UserSummary {
-  const strategies: Record<string, readonly string[]> = {};
-  for (const { strategy, instruments } of entry.subscriptions) strategies[strategy] = instruments;
-  return { user: entry.user, strategies, open_positions: openPositions };
 }
 
 function conflict(clientOrderId: string): StoreError {
