@@ -8,6 +8,12 @@ import { redactUrl } from '../../config.js';
 
 /** Only the client's own timeout ends a query stuck on a dead connection. */
 export const QUERY_TIMEOUT_MS = 10_000;
+/**
+ * The server ends a statement first, with an error of its own (57014): orders queued on one busy book
+ * wait for each other's lock in turn, each wait with its own lock timeout, and a long wait must be told
+ * apart from a lost connection, which only the client's timeout above can end.
+ */
+const STATEMENT_TIMEOUT_MS = 8_000;
 /** How long an order may wait for its book's row lock before it gets a 503 instead. */
 const LOCK_TIMEOUT_MS = 5_000;
 /** A stalled instance (kill -STOP) releases its book locks after this long. */
@@ -36,7 +42,7 @@ export function createPool(options: PoolOptions): pg.Pool {
     max: options.poolMax,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     query_timeout: QUERY_TIMEOUT_MS,
-    statement_timeout: QUERY_TIMEOUT_MS,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
     lock_timeout: LOCK_TIMEOUT_MS,
     idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
     keepAlive: true,
