@@ -25,6 +25,9 @@ const EXIT_WATCHDOG_MS = 2000;
 /** The seed's generator made profiles of 3 users. */
 const GENERATED_USERS = 3;
 
+/** The flags' column in the help, as wide as the longest flag. */
+const FLAG_WIDTH = Math.max(...Object.values(SETTINGS).map((s) => s.flag.length));
+
 export const SERVE_HELP = `Usage: ordergate serve [options]
 
 Starts the order gate's HTTP API. Every option can also be set in the environment under the
@@ -32,9 +35,9 @@ name in brackets; a flag wins over the environment.
 
 Options:
 ${Object.values(SETTINGS)
-  .map((s) => `  --${s.flag.padEnd(14)} ${s.help} [${s.env}, default ${s.fallback}]`)
+  .map((s) => `  --${s.flag.padEnd(FLAG_WIDTH)} ${s.help} [${s.env}, default ${s.fallback}]`)
   .join('\n')}
-  -h, --help         show this help
+  ${'-h, --help'.padEnd(FLAG_WIDTH + 2)} show this help
 
 Exit codes: 0 after a clean shutdown, 1 if the database cannot be opened, 2 for a bad option,
 configuration value or profile.`;
