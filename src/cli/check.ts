@@ -2,6 +2,7 @@
 
 import { type DatabaseConfig, redactUrl } from '../config.js';
 import { checkPostgres } from '../store/postgres/check.js';
+import { stderrPoolLogger } from '../store/postgres/connection.js';
 import { type CheckReport, checkSqlite } from '../store/sqlite/check.js';
 import { databaseOf, helpRequested, parseFlags, withUsage } from './args.js';
 
@@ -43,7 +44,7 @@ async function check(database: DatabaseConfig, json: boolean): Promise<number> {
     report =
       database.kind === 'sqlite'
         ? checkSqlite(database.path, progress)
-        : await checkPostgres(database.url, stderrLogger, progress);
+        : await checkPostgres(database.url, stderrPoolLogger, progress);
   } catch (error) {
     console.error(`ordergate check: cannot read ${path}: ${(error as Error).message}`);
     return 1;
@@ -60,5 +61,3 @@ async function check(database: DatabaseConfig, json: boolean): Promise<number> {
   }
   return report.mismatches === 0 ? 0 : 1;
 }
-
-const stderrLogger = { warn: (_fields: object, message: string) => console.error(message) };

@@ -88,8 +88,9 @@ export async function openKeyStore(database: Config['database']): Promise<Opened
     case 'sqlite':
       return (await import('./sqlite/sqlite-keys.js')).openSqliteKeyStore(database.path);
     case 'postgres':
-      return (await import('./postgres/pg-keys.js')).openPgKeyStore(database.url, {
-        warn: (_fields, message) => console.error(message),
-      });
+      return (await import('./postgres/pg-keys.js')).openPgKeyStore(
+        database.url,
+        (await import('./postgres/connection.js')).stderrPoolLogger,
+      );
   }
 }

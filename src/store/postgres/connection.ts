@@ -31,6 +31,26 @@ export interface PoolOptions {
 // Ids and epoch milliseconds are bigint columns; every value they hold is far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
+const START_CONNECT_TIMEOUT_MS = 5000;
+
+/**
+ * A connection for migrations and the profile, without the pool's timeouts: a second instance (or
+ * `ordergate keys`) starting beside one that syncs a large profile waits for it rather than failing.
+ */
+export async function connectForStart(url: string, applicationName = 'ordergate start'): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: START_CONNECT_TIMEOUT_MS,
+    application_name: applicationName,
+  });
+  client.on('error', () => {}); // a failure surfaces in the query that meets it
+  await client.connect();
+  return client;
+}
+
+/** For a command rather than the server: an idle connection lost is said on stderr. */
+export const stderrPoolLogger: PoolLogger = { warn: (_fields, message) => console.error(message) };
+
 /** Where the pool reports an idle connection it lost: the server's logger, or stderr for a command. */
 export interface PoolLogger {
   warn(fields: object, message: string): void;

@@ -3,7 +3,7 @@
 
 import type pg from 'pg';
 import type { ActiveKey, KeyRecord, KeyStore, NewKey, OpenedKeyStore } from '../key-store.js';
-import { createPool, isConnectionFault, type PoolLogger } from './connection.js';
+import { connectForStart, createPool, isConnectionFault, type PoolLogger } from './connection.js';
 import { migratePostgres } from './migrations.js';
 
 const RECORD_COLUMNS = `key_id AS id, role, strategy, name, created_at_ms AS "createdAtMs",
@@ -97,19 +97,13 @@ export class PgKeys implements KeyStore {
 
 /** The keys of a PostgreSQL database, for `ordergate keys`: migrates the schema if need be. */
 export async function openPgKeyStore(url: string, logger: PoolLogger): Promise<OpenedKeyStore> {
-  const pool = createPool({ url, poolMax: 2, logger, applicationName: 'ordergate keys' });
+  const client = await connectForStart(url, 'ordergate keys');
   try {
-    const client = await pool.connect();
-    try {
-      await migratePostgres(client);
-    } finally {
-      client.release();
-    }
-  } catch (error) {
-    await pool.end().catch(() => {});
-    throw error;
+    await migratePostgres(client);
+  } finally {
+    await client.end().catch(() => {});
   }
-  return new OwnedPgKeys(pool);
+  return new OwnedPgKeys(createPool({ url, poolMax: 2, logger, applicationName: 'ordergate keys' }));
 }
 
 /** Keys on a pool of their own, closed with them. */

@@ -17,8 +17,6 @@ import {
 } from '../store.js';
 import type { PgUsers } from './profile-sync.js';
 
-export type { ClientOrderRow } from '../store.js';
-
 export class PgReads {
   readonly #pool: pg.Pool;
   readonly #users: PgUsers;

@@ -10,7 +10,7 @@
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { positionKey } from '../../domain/book.js';
 import type { Order } from '../../domain/order.js';
@@ -25,6 +25,7 @@ import { renderAnswer } from '../answer.js';
 import type { KeyStore } from '../key-store.js';
 import {
   type BookQuery,
+  type ClientOrderRow,
   type LoggedOrder,
   type OrdersQuery,
   type PlacedOrder,
@@ -38,10 +39,10 @@ import {
   type UserSummary,
 } from '../store.js';
 import { summariseStrategies, summariseUser } from '../summaries.js';
-import { createPool, describePgError, isConnectionFault } from './connection.js';
+import { connectForStart, createPool, describePgError, isConnectionFault } from './connection.js';
 import { migratePostgres } from './migrations.js';
 import { PgKeys } from './pg-keys.js';
-import { type ClientOrderRow, PgReads } from './pg-reads.js';
+import { PgReads } from './pg-reads.js';
 import { type PgUsers, syncProfilePostgres } from './profile-sync.js';
 
 /** Orders waiting for a connection beyond this many get a 503 at once: a queue must not grow without bound. */
@@ -52,7 +53,6 @@ const QUEUED_ORDERS_MAX = 10_000;
  * would wait behind orders queued on a locked book, and a wait is not a lost server.
  */
 const SIDE_POOL_MAX = 2;
-const START_CONNECT_TIMEOUT_MS = 5000;
 
 /** How often readiness is probed; a connection fault marks the store not ready at once. */
 const HEALTH_PROBE_INTERVAL_MS = 1000;
@@ -144,17 +144,6 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await sidePool.end().catch(() => {});
     throw error;
   }
-}
-
-async function connectForStart(url: string): Promise<pg.Client> {
-  const client = new pg.Client({
-    connectionString: url,
-    connectionTimeoutMillis: START_CONNECT_TIMEOUT_MS,
-    application_name: 'ordergate start',
-  });
-  client.on('error', () => {}); // a failure surfaces in the query that meets it
-  await client.connect();
-  return client;
 }
 
 export class PostgresStore implements Store {

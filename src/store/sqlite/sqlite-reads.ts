@@ -18,8 +18,6 @@ import {
 
 type Statement = Database.Statement<unknown[], unknown>;
 
-export type { ClientOrderRow } from '../store.js';
-
 export class SqliteReads {
   readonly #db: Database.Database;
   readonly #cache = new Map<string, Statement>();
