@@ -23,6 +23,14 @@ export class ProfileError extends Error {
 
 const nameRule = `1 to ${NAME_LENGTH_MAX} letters, digits, spaces or & ' . _ -, starting with a letter or digit`;
 
+/**
+ * The (strategy, instrument) pairs one user may subscribe to, and the distinct instruments one strategy
+ * may trade across all its users: bounded so that one user's or one strategy's summary always fits in
+ * a page of the API (about 2 MiB at most, with the longest names).
+ */
+export const SUBSCRIPTIONS_PER_USER_MAX = 4096;
+export const INSTRUMENTS_PER_STRATEGY_MAX = 4096;
+
 export function parseProfile(text: string, source: string): Profile {
   let json: unknown;
   try {
@@ -49,6 +57,8 @@ class ProfileParser {
   readonly #lists = new Map<string, readonly string[]>();
   /** The list last seen per strategy: most users of a strategy repeat it, and a compare is cheaper than a key. */
   readonly #lastList = new Map<string, readonly string[]>();
+  /** Per strategy, the distinct instruments of all its users and the lists already counted into them. */
+  readonly #traded = new Map<string, { instruments: Set<string>; lists: Set<readonly string[]> }>();
 
   constructor(source: string) {
     this.#source = source;
@@ -64,13 +74,43 @@ class ProfileParser {
       );
     }
     const subscriptions: Subscription[] = [];
+    let pairs = 0;
     for (const strategy in strategies) {
       if (!this.#isValid(strategy))
         throw this.#error(user, strategy, `the strategy name must be ${nameRule}`);
-      subscriptions.push({ strategy, instruments: this.#instruments(user, strategy, strategies[strategy]) });
+      const instruments = this.#instruments(user, strategy, strategies[strategy]);
+      pairs += instruments.length;
+      if (pairs > SUBSCRIPTIONS_PER_USER_MAX) {
+        throw this.#error(
+          user,
+          null,
+          `subscribes to more than ${SUBSCRIPTIONS_PER_USER_MAX} (strategy, instrument) pairs`,
+        );
+      }
+      this.#count(user, strategy, instruments);
+      subscriptions.push({ strategy, instruments });
     }
     if (subscriptions.length === 0) throw this.#error(user, null, 'trades no strategy');
     return { user, subscriptions };
+  }
+
+  /** Counts a list into its strategy's distinct instruments, once per distinct list. */
+  #count(user: string, strategy: string, instruments: readonly string[]): void {
+    let traded = this.#traded.get(strategy);
+    if (traded === undefined) {
+      traded = { instruments: new Set(), lists: new Set() };
+      this.#traded.set(strategy, traded);
+    }
+    if (traded.lists.has(instruments)) return;
+    traded.lists.add(instruments);
+    for (const instrument of instruments) traded.instruments.add(instrument);
+    if (traded.instruments.size > INSTRUMENTS_PER_STRATEGY_MAX) {
+      throw this.#error(
+        user,
+        strategy,
+        `the strategy trades more than ${INSTRUMENTS_PER_STRATEGY_MAX} distinct instruments across its users`,
+      );
+    }
   }
 
   #error(user: string, strategy: string | null, problem: string): ProfileError {

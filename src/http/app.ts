@@ -15,6 +15,7 @@ import { type Store, StoreError } from '../store/store.js';
 import { createOpenMode, OPEN_MODE_WARNING, type OpenMode, useAuthentication } from './auth.js';
 import { bookRoutes } from './book.js';
 import { type ErrorBody, HTTP_ERRORS, HttpError, type HttpErrorCode } from './errors.js';
+import { exportRoutes } from './export.js';
 import { orderRoutes } from './orders.js';
 import { useRateLimit } from './rate-limit.js';
 import { ErrorBody as ErrorBodySchema } from './schemas.js';
@@ -128,6 +129,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   healthRoute(app, services, openMode);
   orderRoutes(app, services);
   bookRoutes(app, services);
+  exportRoutes(app, services);
   return app;
 }
 

@@ -6,6 +6,7 @@ import { type Order, parseSide } from '../domain/order.js';
 import { withResponseField } from '../store/answer.js';
 import type { PlacedOrder } from '../store/store.js';
 import type { Services } from './app.js';
+import { sendPage } from './book.js';
 import { HttpError } from './errors.js';
 import {
   After,
@@ -14,6 +15,7 @@ import {
   IdempotencyHeaders,
   Limit,
   Name,
+  NextAfterId,
   OrderAnswer,
   responses,
   SeedAnswer,
@@ -39,10 +41,39 @@ const OrderBody = Type.Object(
   { additionalProperties: false },
 );
 
-const OrdersQuery = Type.Object(
+export const OrdersView = Type.Unsafe<'compact' | 'full'>({
+  type: 'string',
+  enum: ['compact', 'full'],
+  default: 'compact',
+  description:
+    "compact (the default): each order without its per-user lists, counted instead; full: each order's whole answer",
+});
+
+/** An order of the log in the compact view: the answer's fields but the per-user lists, which it counts. */
+const OrderSummary = Type.Object({
+  order_id: Type.Integer(),
+  status: Type.Union([Type.Literal('ACCEPTED'), Type.Literal('REJECTED')]),
+  reason: Type.Union([Type.Null(), Type.String()]),
+  strategy: Type.String(),
+  instrument: Type.String(),
+  position: Type.Union([Type.Literal('BUY'), Type.Literal('SELL')]),
+  client_order_id: Type.Union([Type.String(), Type.Null()]),
+  received_at: Type.String({ format: 'date-time' }),
+  accepted_count: Type.Integer({ description: 'Users the order was applied for' }),
+  rejected_count: Type.Integer({ description: 'Users of the strategy it was not valid for' }),
+  answer_bytes: Type.Optional(
+    Type.Integer({
+      description:
+        'view=full only: this answer is larger than a whole page, so it is shown compact; GET /orders/{order_id} has it',
+    }),
+  ),
+});
+
+export const OrdersQuery = Type.Object(
   {
     after: After,
     limit: Limit,
+    view: Type.Optional(OrdersView),
     ...BookFilters,
     status: Type.Optional(
       Type.Unsafe<'ACCEPTED' | 'REJECTED'>({
@@ -56,10 +87,8 @@ const OrdersQuery = Type.Object(
 );
 
 const OrdersPage = Type.Object({
-  orders: Type.Array(OrderAnswer),
-  next_after: Type.Union([Type.Integer(), Type.Null()], {
-    description: 'Pass as after= for the next page; null at the end',
-  }),
+  orders: Type.Array(Type.Union([OrderSummary, OrderAnswer])),
+  next_after: NextAfterId,
 });
 
 const OrderParams = Type.Object({ order_id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
@@ -127,19 +156,18 @@ export function orderRoutes(app: FastifyInstance, { gate, store }: Services): vo
       schema: {
         summary: 'The order log, oldest first',
         description:
-          'Every order received, rejected ones too. Page with after= (the last order_id seen) and limit=.',
+          "Every order received, rejected ones too. Page with after= (the next_after of the previous page: an order_id) and limit=; view=full for every user's verdict.",
         tags: ['orders'],
         querystring: OrdersQuery,
         response: responses(OrdersPage),
       },
     },
-    async (request, reply) => {
-      const query = request.query;
-      const orders = await store.orders(query);
-      const nextAfter = orders.length === query.limit ? orders[orders.length - 1]!.orderId : null;
-      const page = orders.map((entry) => entry.json).join(',');
-      return reply.type('application/json').send(`{"orders":[${page}],"next_after":${nextAfter}}`);
-    },
+    async (request, reply) =>
+      sendPage(
+        reply,
+        'orders',
+        await store.orders({ ...request.query, view: request.query.view ?? 'compact' }),
+      ),
   );
 
   app.get<{ Params: Static<typeof OrderParams> }>(

@@ -4,10 +4,14 @@
 import { type TSchema, Type } from '@sinclair/typebox';
 import { CLIENT_ORDER_ID_LENGTH_MAX, NAME_LENGTH_MAX, NAME_PATTERN } from '../domain/order.js';
 import { ORDER_REASONS, USER_REASONS } from '../domain/reasons.js';
+import {
+  CURSOR_LENGTH_MAX,
+  CURSOR_PATTERN,
+  PAGE_BYTES_MAX,
+  PAGE_LIMIT_DEFAULT,
+  PAGE_LIMIT_MAX,
+} from '../store/page.js';
 import { HTTP_ERRORS } from './errors.js';
-
-export const PAGE_LIMIT_MAX = 1000;
-export const PAGE_LIMIT_DEFAULT = 100;
 
 export const Name = (description: string) =>
   Type.String({ minLength: 1, maxLength: NAME_LENGTH_MAX, pattern: NAME_PATTERN, description });
@@ -74,13 +78,31 @@ export const BookFilters = {
   instrument: Type.Optional(Name('only this instrument')),
 };
 
-export const Limit = Type.Integer({ minimum: 1, maximum: PAGE_LIMIT_MAX, default: PAGE_LIMIT_DEFAULT });
+export const Limit = Type.Integer({
+  minimum: 1,
+  maximum: PAGE_LIMIT_MAX,
+  default: PAGE_LIMIT_DEFAULT,
+  description: `Rows at most on this page (a page also stops before ${PAGE_BYTES_MAX / 1024 / 1024} MiB of answer)`,
+});
 export const After = Type.Integer({
   minimum: 0,
   maximum: Number.MAX_SAFE_INTEGER,
   default: 0,
-  description: 'Only entries after this id (paging)',
+  description: 'Only entries after this id: the next_after of the previous page',
 });
+/** A text cursor: the next_after of the previous page, passed back as it was. */
+export const AfterCursor = Type.Optional(
+  Type.String({
+    maxLength: CURSOR_LENGTH_MAX,
+    pattern: CURSOR_PATTERN,
+    description: 'The next_after of the previous page, as it was given',
+  }),
+);
+
+const NextAfter = (type: TSchema) =>
+  Type.Union([type, Type.Null()], { description: 'Pass as after= for the next page; null on the last page' });
+export const NextAfterId = NextAfter(Type.Integer());
+export const NextAfterCursor = NextAfter(Type.String());
 
 /**
  * A response per status: the success schema plus the error body for every error this route can give,

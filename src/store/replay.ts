@@ -18,6 +18,9 @@ export interface LoggedOrderRow {
   readonly status: string;
   readonly receivedAtMs: number;
   readonly answer: string;
+  /** The users filled and denied, as the log's compact view counts them; null for orders logged before. */
+  readonly fills: number | null;
+  readonly denials: number | null;
 }
 
 export interface ReplayedClose {
@@ -105,6 +108,11 @@ export class LogReplay {
       return `order ${row.orderId}: logged ${row.status}, the replay says ${decision.status}`;
     if (expected !== row.answer)
       return `order ${row.orderId}: the logged answer differs from the replay:\n  logged ${row.answer}\n  replay ${expected}`;
+    const counted =
+      row.fills === null || (row.fills === decision.fills.length && row.denials === decision.denials.length);
+    if (!counted) {
+      return `order ${row.orderId}: logged counts ${row.fills} filled, ${row.denials} denied; the replay says ${decision.fills.length}, ${decision.denials.length}`;
+    }
     return null;
   }
 }

@@ -3,6 +3,8 @@
 
 import type { Order, Side } from '../domain/order.js';
 import type { KeyStore } from './key-store.js';
+import type { JsonPage } from './page.js';
+import type { NamesQuery, OrdersQuery, PositionsQuery, TradesQuery } from './rows.js';
 
 export interface PlacedOrder {
   readonly orderId: number;
@@ -27,66 +29,6 @@ export interface ClientOrderRow {
   readonly answer: string;
 }
 
-export interface LoggedOrder {
-  readonly orderId: number;
-  readonly json: string;
-}
-
-export interface OrdersQuery {
-  readonly after: number;
-  readonly limit: number;
-  readonly user?: string;
-  readonly strategy?: string;
-  readonly instrument?: string;
-  readonly status?: 'ACCEPTED' | 'REJECTED';
-}
-
-export interface BookQuery {
-  readonly user?: string;
-  readonly strategy?: string;
-  readonly instrument?: string;
-  readonly limit: number;
-}
-
-export interface TradesQuery extends BookQuery {
-  readonly after: number;
-}
-
-export interface PositionRow {
-  readonly user: string;
-  readonly strategy: string;
-  readonly instrument: string;
-  readonly order_id: number;
-  readonly opened_at: string;
-}
-
-export interface TradeRow {
-  readonly trade_id: number;
-  readonly user: string;
-  readonly strategy: string;
-  readonly instrument: string;
-  readonly buy_order_id: number;
-  readonly sell_order_id: number;
-  readonly opened_at: string;
-  readonly closed_at: string;
-}
-
-export interface UserSummary {
-  readonly user: string;
-  readonly strategies: Record<string, readonly string[]>;
-  readonly open_positions: number;
-}
-
-export interface StrategySummary {
-  readonly strategy: string;
-  readonly subscribers: number;
-  readonly instruments: Record<string, number>;
-}
-
-export interface UserDetail extends UserSummary {
-  readonly positions: readonly PositionRow[];
-}
-
 export interface Readiness {
   readonly ready: boolean;
   readonly state: string;
@@ -102,14 +44,19 @@ export interface Store {
   /** Decides the order for every user, commits it durably, and only then resolves. */
   place(order: Order, receivedAtMs: number): Promise<PlacedOrder>;
   readiness(): Readiness;
-  /** The logged orders with their answers as JSON text, oldest first. */
-  orders(query: OrdersQuery): Promise<readonly LoggedOrder[]>;
+  // Every list is one page, bounded by rows and by bytes (store/page.ts), its rows as JSON text.
+  /** The order log, oldest first: compact (counts) or full (every user's verdict). */
+  orders(query: OrdersQuery): Promise<JsonPage>;
+  /** One order's whole answer as JSON text, as it was sent. */
   order(orderId: number): Promise<string | undefined>;
-  positions(query: BookQuery): Promise<readonly PositionRow[]>;
-  trades(query: TradesQuery): Promise<readonly TradeRow[]>;
-  users(): Promise<readonly UserSummary[]>;
-  user(name: string): Promise<UserDetail | undefined>;
-  strategies(): Promise<readonly StrategySummary[]>;
+  /** Open positions in the book's order: strategy, instrument, user. */
+  positions(query: PositionsQuery): Promise<JsonPage>;
+  trades(query: TradesQuery): Promise<JsonPage>;
+  /** The users of the profile in force, by name. */
+  users(query: NamesQuery): Promise<JsonPage>;
+  /** One user with the first page of its positions, as JSON text; also a user who left the profile. */
+  user(name: string): Promise<string | undefined>;
+  strategies(query: NamesQuery): Promise<JsonPage>;
   close(): Promise<void>;
 }
 
@@ -126,41 +73,4 @@ export class StoreError extends Error {
 
 export function sameOrder(a: { strategy: string; instrument: string; side: Side }, b: Order): boolean {
   return a.strategy === b.strategy && a.instrument === b.instrument && a.side === b.side;
-}
-
-/** A position as both stores select it: user name, strategy, instrument, order id, opened at (ms). */
-export type PositionTuple = readonly [string, string, string, number, number];
-/** A trade as both stores select it: id, user name, strategy, instrument, buy, sell, opened and closed at (ms). */
-export type TradeTuple = readonly [number, string, string, string, number, number, number, number];
-
-export function toPositionRow([
-  user,
-  strategy,
-  instrument,
-  order_id,
-  openedAtMs,
-]: PositionTuple): PositionRow {
-  return { user, strategy, instrument, order_id, opened_at: new Date(openedAtMs).toISOString() };
-}
-
-export function toTradeRow([
-  trade_id,
-  user,
-  strategy,
-  instrument,
-  buy_order_id,
-  sell_order_id,
-  opened,
-  closed,
-]: TradeTuple): TradeRow {
-  return {
-    trade_id,
-    user,
-    strategy,
-    instrument,
-    buy_order_id,
-    sell_order_id,
-    opened_at: new Date(opened).toISOString(),
-    closed_at: new Date(closed).toISOString(),
-  };
 }

@@ -83,9 +83,12 @@ test('the log, positions and trades filter and page as documented', async (t) =>
       ['Bob', 1, 4],
     ],
   );
+  const firstTrade = await get(`${server.url}/trades?limit=1`);
+  assert.equal(firstTrade.body.trades.length, 1);
+  assert.equal(firstTrade.body.next_after, firstTrade.body.trades[0].trade_id, 'another trade follows');
   const bobTrades = await get(`${server.url}/trades?user=Bob&limit=1`);
   assert.equal(bobTrades.body.trades.length, 1);
-  assert.equal(bobTrades.body.next_after, bobTrades.body.trades[0].trade_id);
+  assert.equal(bobTrades.body.next_after, null, "Bob's only trade: the last page");
 
   const users = await get(`${server.url}/users`);
   assert.deepEqual(

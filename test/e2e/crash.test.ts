@@ -66,7 +66,6 @@ const INSTRUMENTS = ['GRASIM', 'EICHER', 'ACC', 'MINDA', 'L&T', 'BAJAJ-AUTO', 'M
 /** Traded by no one: orders for them are rejected, and logged all the same. */
 const UNTRADED_STRATEGY = 'STRATEGY_Z';
 const UNTRADED_INSTRUMENT = 'BIRLASOFT';
-const ALL_STRATEGIES = [...STRATEGIES, UNTRADED_STRATEGY];
 const USERS = ["Dara O'Neil", 'Ram & Sons', ...Array.from({ length: 22 }, (_, i) => `Trader ${i + 3}`)];
 
 /** An independent stream per purpose, so that how many numbers one part draws never shifts another. */
@@ -115,16 +114,11 @@ function makeOrder(random: () => number, cycle: number, index: number): ClientOr
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The wire, read per strategy.
+// The wire.
 
-/** Every open position, read per strategy (GET /positions has a limit and no cursor). */
-async function readAllPositions(server: Server): Promise<Position[]> {
-  const positions: Position[] = [];
-  // 24 users × 8 instruments bound a strategy's positions far below a page.
-  for (const strategy of ALL_STRATEGIES) {
-    positions.push(...(await readPositions(server, { query: `&strategy=${encodeURIComponent(strategy)}` })));
-  }
-  return positions;
+/** Every open position, paged through the whole book. */
+function readAllPositions(server: Server): Promise<Position[]> {
+  return readPositions(server);
 }
 
 // ---------------------------------------------------------------------------------------------------

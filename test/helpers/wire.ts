@@ -117,7 +117,7 @@ export async function readLog(
   for (;;) {
     const page = await getJson<{ orders: LoggedOrder[]; next_after: number | null }>(
       server,
-      `/orders?after=${after}&limit=${PAGE_LIMIT}${options.query ?? ''}`,
+      `/orders?after=${after}&limit=${PAGE_LIMIT}&view=full${options.query ?? ''}`,
       options.timeoutMs,
     );
     assert.ok(page.orders.length <= PAGE_LIMIT);
@@ -131,19 +131,31 @@ export async function readLog(
   }
 }
 
-/** The open positions (of the part `query` selects) in one page: GET /positions has a limit, no cursor. */
+/**
+ * Every open position (of the part `query` selects), paged by the opaque next_after cursor; pages come
+ * in the book's order (strategy, instrument, then user) and no position appears twice.
+ */
 export async function readPositions(server: Server, options: ReadOptions = {}): Promise<Position[]> {
-  const query = options.query ?? '';
-  const { positions } = await getJson<{ positions: Position[] }>(
-    server,
-    `/positions?limit=${PAGE_LIMIT}${query}`,
-    options.timeoutMs,
-  );
-  assert.ok(
-    positions.length < PAGE_LIMIT,
-    `the positions${query === '' ? '' : ` of ${query}`} fit in one page (/positions does not page)`,
-  );
-  return positions;
+  const positions: Position[] = [];
+  const seen = new Set<string>();
+  let after = '';
+  for (;;) {
+    const page = await getJson<{ positions: Position[]; next_after: string | null }>(
+      server,
+      `/positions?limit=${PAGE_LIMIT}&after=${encodeURIComponent(after)}${options.query ?? ''}`,
+      options.timeoutMs,
+    );
+    assert.ok(page.positions.length <= PAGE_LIMIT);
+    for (const position of page.positions) {
+      const key = `${position.strategy}\u0000${position.instrument}\u0000${position.user}`;
+      assert.ok(!seen.has(key), `position ${key} on two pages`);
+      seen.add(key);
+      positions.push(position);
+    }
+    if (page.next_after === null) return positions;
+    assert.equal(typeof page.next_after, 'string');
+    after = page.next_after;
+  }
 }
 
 /** Every closed trade (of the part `query` selects), paged by trade_id, which strictly increases. */

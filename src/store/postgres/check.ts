@@ -74,8 +74,8 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
   let inForce = -1;
   for (;;) {
     const page = await client.query({
-      text: `SELECT order_id, client_order_id, strategy, instrument, side, status, received_at_ms, answer, profile_version
-             FROM orders WHERE order_id > $1 ORDER BY order_id LIMIT ${PAGE_ROWS}`,
+      text: `SELECT order_id, client_order_id, strategy, instrument, side, status, received_at_ms, answer, profile_version,
+             fills, denials FROM orders WHERE order_id > $1 ORDER BY order_id LIMIT ${PAGE_ROWS}`,
       values: [after],
       rowMode: 'array',
     });
@@ -89,6 +89,8 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
       number,
       string,
       number,
+      number | null,
+      number | null,
     ][];
     if (rows.length === 0) break;
     for (const [
@@ -101,6 +103,8 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
       receivedAtMs,
       answer,
       version,
+      fills,
+      denials,
     ] of rows) {
       if (version !== inForce) {
         inForce = version;
@@ -116,6 +120,8 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
         status,
         receivedAtMs,
         answer,
+        fills,
+        denials,
       };
       const wrong = replay.replay(row, (close) => closes.set(`${close.sellOrderId}:${close.userId}`, close));
       if (wrong !== null) problem(wrong);

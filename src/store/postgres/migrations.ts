@@ -79,6 +79,11 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE books ADD COLUMN last_write text NOT NULL DEFAULT '';
   `,
+  // How many users each order filled and denied, so that a page of the log can show an order without
+  // reading its answer. Null for the orders logged before: a page counts those from their answer.
+  `
+  ALTER TABLE orders ADD COLUMN fills integer, ADD COLUMN denials integer;
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

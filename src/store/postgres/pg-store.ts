@@ -14,31 +14,21 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import { positionKey } from '../../domain/book.js';
 import type { Order } from '../../domain/order.js';
-import {
-  indexSubscriptions,
-  type Profile,
-  type SubscriptionIndex,
-  type UserProfile,
-} from '../../domain/profile.js';
+import type { Profile } from '../../domain/profile.js';
 import { type Decision, decide, type OpenPosition, type UserId } from '../../domain/rules.js';
 import { renderAnswer } from '../answer.js';
+import { Directory, USER_POSITIONS_SHOWN_MAX, userDetailJson } from '../directory.js';
 import type { KeyStore } from '../key-store.js';
+import type { JsonPage } from '../page.js';
+import type { NamesQuery, OrdersQuery, PositionsQuery, TradesQuery } from '../rows.js';
 import {
-  type BookQuery,
   type ClientOrderRow,
-  type LoggedOrder,
-  type OrdersQuery,
   type PlacedOrder,
   type Readiness,
   type Store,
   StoreError,
-  type StrategySummary,
   sameOrder,
-  type TradesQuery,
-  type UserDetail,
-  type UserSummary,
 } from '../store.js';
-import { summariseStrategies, summariseUser } from '../summaries.js';
 import { connectForStart, createPool, describePgError, isConnectionFault } from './connection.js';
 import { migratePostgres } from './migrations.js';
 import { PgKeys } from './pg-keys.js';
@@ -96,8 +86,8 @@ const READ_BOOK =
 const WRITE_ORDER = `
 WITH new_order AS (
   INSERT INTO orders (order_id, client_order_id, strategy, instrument, side, status, reason,
-                      received_at_ms, profile_version, answer)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                      received_at_ms, profile_version, answer, fills, denials)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $16, $17)
 ), opened AS (
   INSERT INTO positions (strategy, instrument, user_id, order_id, opened_at_ms)
   SELECT $3, $4, u, $1, $8 FROM unnest($11::integer[]) AS u
@@ -152,11 +142,9 @@ export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
   readonly #sidePool: pg.Pool;
   readonly #logger: Logger;
-  readonly #profile: Profile;
-  readonly #profileByUser: Map<string, UserProfile>;
   readonly #profileVersion: number;
   readonly #users: PgUsers;
-  readonly #subscriptions: SubscriptionIndex;
+  readonly #directory: Directory;
   readonly #reads: PgReads;
   readonly #books = new Map<string, CachedBook>();
   readonly #probe: NodeJS.Timeout;
@@ -185,11 +173,9 @@ export class PostgresStore implements Store {
     this.#pool = pool;
     this.#sidePool = sidePool;
     this.#logger = options.logger;
-    this.#profile = options.profile;
-    this.#profileByUser = new Map(options.profile.map((entry) => [entry.user, entry]));
     this.#profileVersion = version;
     this.#users = users;
-    this.#subscriptions = indexSubscriptions(this.#profile, (user) => users.idOf.get(user)!);
+    this.#directory = new Directory(options.profile, (user) => users.idOf.get(user));
     this.#reads = new PgReads(pool, users);
     // A connection lost while idle may mean a failover: the books kept here are read again.
     pool.on('error', () => this.#books.clear());
@@ -313,13 +299,15 @@ export class PostgresStore implements Store {
       const decision = decide(
         order.side,
         order.instrument,
-        this.#subscriptions.get(order.strategy),
+        this.#directory.subscriptions.get(order.strategy),
         book.holders,
       );
       const json = renderAnswer({ orderId, order, receivedAtMs }, decision, this.#users.nameJson);
       const written = await client.query<{ closed: number }>(WRITE_ORDER, [
         ...writeParameters(order, orderId, receivedAtMs, this.#profileVersion, decision, json),
         write,
+        decision.fills.length,
+        decision.denials.length,
       ]);
       const closes = decision.fills.length - countOpens(decision);
       // The book read (or kept) must be the book on disk; if not, nothing is committed.
@@ -431,7 +419,7 @@ export class PostgresStore implements Store {
     this.#books.set(key, book);
   }
 
-  async orders(query: OrdersQuery): Promise<readonly LoggedOrder[]> {
+  async orders(query: OrdersQuery): Promise<JsonPage> {
     return this.#read(() => this.#reads.orders(query));
   }
 
@@ -439,32 +427,34 @@ export class PostgresStore implements Store {
     return this.#read(() => this.#reads.order(orderId));
   }
 
-  async positions(query: BookQuery) {
+  async positions(query: PositionsQuery): Promise<JsonPage> {
     return this.#read(() => this.#reads.positions(query));
   }
 
-  async trades(query: TradesQuery) {
+  async trades(query: TradesQuery): Promise<JsonPage> {
     return this.#read(() => this.#reads.trades(query));
   }
 
-  async users(): Promise<readonly UserSummary[]> {
-    const open = await this.#read(() => this.#reads.openPositionsByUser());
-    return this.#profile.map((entry) =>
-      summariseUser(entry, open.get(this.#users.idOf.get(entry.user)!) ?? 0),
-    );
+  async users(query: NamesQuery): Promise<JsonPage> {
+    return this.#read(() => this.#directory.usersPage(query, this.#reads));
   }
 
-  async user(name: string): Promise<UserDetail | undefined> {
-    if (!this.#users.idOf.has(name)) return undefined;
-    const positions = await this.#read(() =>
-      this.#reads.positions({ user: name, limit: Number.MAX_SAFE_INTEGER }),
-    );
-    const entry = this.#profileByUser.get(name) ?? { user: name, subscriptions: [] };
-    return { ...summariseUser(entry, positions.length), positions };
+  async user(name: string): Promise<string | undefined> {
+    const userId = this.#users.idOf.get(name);
+    if (userId === undefined) return undefined;
+    return this.#read(async () => {
+      const open = (await this.#reads.openPositionsOf([userId])).get(userId) ?? 0;
+      const positions = await this.#reads.positions({
+        user: name,
+        after: null,
+        limit: USER_POSITIONS_SHOWN_MAX,
+      });
+      return userDetailJson(name, this.#directory.entry(name), open, positions);
+    });
   }
 
-  async strategies(): Promise<readonly StrategySummary[]> {
-    return summariseStrategies(this.#subscriptions);
+  async strategies(query: NamesQuery): Promise<JsonPage> {
+    return this.#directory.strategiesPage(query);
   }
 
   /** A read that PostgreSQL could not answer is a 503, like an order. */

@@ -75,7 +75,7 @@ function replayAll(db: Database.Database, onProgress: (orders: number) => void) 
   let nextVersion = 0;
   const trades = new TradeCursor(db);
   const ordersPage = db.prepare(
-    `SELECT order_id, client_order_id, strategy, instrument, side, status, received_at_ms, answer
+    `SELECT order_id, client_order_id, strategy, instrument, side, status, received_at_ms, answer, fills, denials
      FROM orders WHERE order_id > ? ORDER BY order_id LIMIT ${PAGE_ROWS}`,
   );
   let after = 0;
@@ -89,9 +89,22 @@ function replayAll(db: Database.Database, onProgress: (orders: number) => void) 
       string,
       number,
       string,
+      number | null,
+      number | null,
     ][];
     if (rows.length === 0) break;
-    for (const [orderId, clientOrderId, strategy, instrument, side, status, receivedAtMs, answer] of rows) {
+    for (const [
+      orderId,
+      clientOrderId,
+      strategy,
+      instrument,
+      side,
+      status,
+      receivedAtMs,
+      answer,
+      fills,
+      denials,
+    ] of rows) {
       while (nextVersion < versions.length && versions[nextVersion]!.firstOrderId <= orderId) {
         const version = versions[nextVersion++]!;
         const wrong = replay.useProfile(version.profile, `profile version ${version.version}`);
@@ -106,6 +119,8 @@ function replayAll(db: Database.Database, onProgress: (orders: number) => void) 
         status,
         receivedAtMs,
         answer,
+        fills,
+        denials,
       };
       const wrong = replay.replay(row, (close) => {
         const tradeProblem = trades.expect(close);

@@ -73,6 +73,13 @@ const MIGRATIONS: readonly string[] = [
     revoked_at_ms INTEGER
   );
   `,
+  // How many users each order filled and denied, so that a page of the log can show an order without
+  // reading its answer (1.3 MB at 44,700 users). Null for the orders logged before: a page counts
+  // those from their answer.
+  `
+  ALTER TABLE orders ADD COLUMN fills INTEGER;
+  ALTER TABLE orders ADD COLUMN denials INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

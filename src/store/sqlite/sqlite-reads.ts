@@ -1,22 +1,28 @@
 // The read side of the SQLite store: the order log, positions and trades, straight from the
-// database on the main thread's own connection (WAL lets it read while the writer commits).
+// database on the main thread's own connection (WAL lets it read while the writer commits). Each list
+// is read one page at a time by its key (keyset paging), so a page costs the same on an empty log and
+// on a long one, and nothing is skipped or repeated while orders arrive.
 
 import type Database from 'better-sqlite3';
+import type { JsonPage } from '../page.js';
 import {
-  type BookQuery,
-  type ClientOrderRow,
-  type LoggedOrder,
+  type OrderHead,
   type OrdersQuery,
-  type PositionRow,
+  ordersPage,
+  type PositionsQuery,
   type PositionTuple,
-  type TradeRow,
+  positionsPage,
   type TradesQuery,
   type TradeTuple,
-  toPositionRow,
-  toTradeRow,
-} from '../store.js';
+  tradesPage,
+} from '../rows.js';
+import type { ClientOrderRow } from '../store.js';
 
 type Statement = Database.Statement<unknown[], unknown>;
+
+const ORDER_HEAD = `o.order_id, o.client_order_id, o.strategy, o.instrument, o.side, o.status, o.reason,
+  o.received_at_ms, coalesce(o.fills, json_array_length(o.answer, '$.accepted')),
+  coalesce(o.denials, json_array_length(o.answer, '$.rejected')), octet_length(o.answer)`;
 
 export class SqliteReads {
   readonly #db: Database.Database;
@@ -26,8 +32,8 @@ export class SqliteReads {
     this.#db = db;
   }
 
-  orders(query: OrdersQuery, userId: number | undefined): LoggedOrder[] {
-    if (query.user !== undefined && userId === undefined) return [];
+  async orders(query: OrdersQuery, userId: number | undefined): Promise<JsonPage> {
+    if (query.user !== undefined && userId === undefined) return { rows: [], nextAfter: null };
     const where = ['o.order_id > ?'];
     const args: unknown[] = [query.after];
     if (userId !== undefined) {
@@ -40,11 +46,17 @@ export class SqliteReads {
     filter(where, args, 'o.strategy', query.strategy);
     filter(where, args, 'o.instrument', query.instrument);
     filter(where, args, 'o.status', query.status);
-    const sql = `SELECT o.order_id, o.answer FROM orders o WHERE ${where.join(' AND ')} ORDER BY o.order_id LIMIT ?`;
-    const rows = this.#statement(sql)
+    const sql = `SELECT ${ORDER_HEAD} FROM orders o WHERE ${where.join(' AND ')} ORDER BY o.order_id LIMIT ?`;
+    const heads = this.#statement(sql)
       .raw()
-      .all(...args, query.limit) as [number, string][];
-    return rows.map(([orderId, json]) => ({ orderId, json }));
+      .all(...args, query.limit + 1) as OrderHead[];
+    return ordersPage(heads, query, async (orderIds) => this.#answers(orderIds));
+  }
+
+  #answers(orderIds: readonly number[]): Map<number, string> {
+    const sql = 'SELECT order_id, answer FROM orders WHERE order_id IN (SELECT value FROM json_each(?))';
+    const rows = this.#statement(sql).raw().all(JSON.stringify(orderIds)) as [number, string][];
+    return new Map(rows);
   }
 
   /** The order placed with this client_order_id, if any: what a retry is answered from. */
@@ -60,24 +72,28 @@ export class SqliteReads {
       | undefined;
   }
 
-  positions(query: BookQuery, userId: number | undefined): PositionRow[] {
-    if (query.user !== undefined && userId === undefined) return [];
+  positions(query: PositionsQuery, userId: number | undefined): JsonPage {
+    if (query.user !== undefined && userId === undefined) return { rows: [], nextAfter: null };
     const where: string[] = [];
     const args: unknown[] = [];
+    if (query.after !== null) {
+      where.push('(p.strategy, p.instrument, p.user_id) > (?, ?, ?)');
+      args.push(query.after.strategy, query.after.instrument, query.after.userId);
+    }
     filter(where, args, 'p.user_id', userId);
     filter(where, args, 'p.strategy', query.strategy);
     filter(where, args, 'p.instrument', query.instrument);
-    const sql = `SELECT u.name, p.strategy, p.instrument, p.order_id, p.opened_at_ms FROM positions p
+    const sql = `SELECT u.name, p.strategy, p.instrument, p.order_id, p.opened_at_ms, p.user_id FROM positions p
       JOIN users u ON u.user_id = p.user_id ${whereClause(where)}
       ORDER BY p.strategy, p.instrument, p.user_id LIMIT ?`;
     const rows = this.#statement(sql)
       .raw()
-      .all(...args, query.limit) as PositionTuple[];
-    return rows.map(toPositionRow);
+      .all(...args, query.limit + 1) as PositionTuple[];
+    return positionsPage(rows, query.limit);
   }
 
-  trades(query: TradesQuery, userId: number | undefined): TradeRow[] {
-    if (query.user !== undefined && userId === undefined) return [];
+  trades(query: TradesQuery, userId: number | undefined): JsonPage {
+    if (query.user !== undefined && userId === undefined) return { rows: [], nextAfter: null };
     const where = ['t.trade_id > ?'];
     const args: unknown[] = [query.after];
     filter(where, args, 't.user_id', userId);
@@ -88,13 +104,15 @@ export class SqliteReads {
       ${whereClause(where)} ORDER BY t.trade_id LIMIT ?`;
     const rows = this.#statement(sql)
       .raw()
-      .all(...args, query.limit) as TradeTuple[];
-    return rows.map(toTradeRow);
+      .all(...args, query.limit + 1) as TradeTuple[];
+    return tradesPage(rows, query.limit);
   }
 
-  openPositionsByUser(): Map<number, number> {
-    const sql = 'SELECT user_id, count(*) FROM positions GROUP BY user_id';
-    return new Map(this.#statement(sql).raw().all() as [number, number][]);
+  /** Open positions of these users only, by the index on user_id: a page of users costs its own size. */
+  openPositionsOf(userIds: readonly number[]): Map<number, number> {
+    const sql =
+      'SELECT user_id, count(*) FROM positions WHERE user_id IN (SELECT value FROM json_each(?)) GROUP BY user_id';
+    return new Map(this.#statement(sql).raw().all(JSON.stringify(userIds)) as [number, number][]);
   }
 
   #statement(sql: string): Statement {

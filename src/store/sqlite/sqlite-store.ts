@@ -11,29 +11,13 @@ import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { OpenBook } from '../../domain/book.js';
 import type { Order } from '../../domain/order.js';
-import {
-  indexSubscriptions,
-  type Profile,
-  type SubscriptionIndex,
-  type UserProfile,
-} from '../../domain/profile.js';
+import type { Profile } from '../../domain/profile.js';
 import { type Decision, decide } from '../../domain/rules.js';
 import { renderAnswer } from '../answer.js';
-import {
-  type BookQuery,
-  type LoggedOrder,
-  type OrdersQuery,
-  type PlacedOrder,
-  type Readiness,
-  type Store,
-  StoreError,
-  type StrategySummary,
-  sameOrder,
-  type TradesQuery,
-  type UserDetail,
-  type UserSummary,
-} from '../store.js';
-import { summariseStrategies, summariseUser } from '../summaries.js';
+import { Directory, USER_POSITIONS_SHOWN_MAX, userDetailJson } from '../directory.js';
+import type { JsonPage } from '../page.js';
+import type { NamesQuery, OrdersQuery, PositionsQuery, TradesQuery } from '../rows.js';
+import { type PlacedOrder, type Readiness, type Store, StoreError, sameOrder } from '../store.js';
 import { openConnection } from './connection.js';
 import { migrate } from './migrations.js';
 import { loadUsers, syncProfile, type Users } from './profile-sync.js';
@@ -101,12 +85,10 @@ export class SqliteStore implements Store {
   #db: Database.Database;
   readonly #path: string;
   readonly #logger: Logger;
-  readonly #profile: Profile;
-  readonly #profileByUser: Map<string, UserProfile>;
   #reads: SqliteReads;
   readonly #book = new OpenBook();
   #users: Users;
-  #subscriptions: SubscriptionIndex;
+  readonly #directory: Directory;
   #worker: Worker | null = null;
   /** Checkpoints the WAL on its own connection, off the commit path. */
   #checkpointer: Worker | null = null;
@@ -129,12 +111,10 @@ export class SqliteStore implements Store {
     this.#db = db;
     this.#path = options.path;
     this.#logger = options.logger;
-    this.#profile = options.profile;
-    this.#profileByUser = new Map(options.profile.map((entry) => [entry.user, entry]));
     this.#reads = new SqliteReads(db);
     this.keys = new SqliteKeys(db, (id, atMs) => this.#recordLastUse(id, atMs));
     this.#users = loadUsers(db);
-    this.#subscriptions = indexSubscriptions(this.#profile, (user) => this.#users.idOf.get(user)!);
+    this.#directory = new Directory(options.profile, (user) => this.#users.idOf.get(user));
   }
 
   get openPositions(): number {
@@ -174,7 +154,7 @@ export class SqliteStore implements Store {
     const examples: string[] = [];
     let count = 0;
     for (const { strategy, instrument, userId } of this.#book.positions()) {
-      if (this.#subscriptions.get(strategy)?.get(userId)?.has(instrument) === true) continue;
+      if (this.#directory.subscriptions.get(strategy)?.get(userId)?.has(instrument) === true) continue;
       count++;
       if (examples.length < 5) examples.push(`${this.#users.names[userId]} ${strategy} ${instrument}`);
     }
@@ -200,7 +180,7 @@ export class SqliteStore implements Store {
       const earlier = this.#earlierAnswer(order, order.clientOrderId);
       if (earlier !== undefined) return earlier;
     }
-    const subscribers = this.#subscriptions.get(order.strategy);
+    const subscribers = this.#directory.subscriptions.get(order.strategy);
     const holders = this.#book.holdersOf(order.strategy, order.instrument);
     const decision = decide(order.side, order.instrument, subscribers, holders);
     const orderId = this.#nextOrderId++;
@@ -441,7 +421,7 @@ export class SqliteStore implements Store {
     return new StoreError('STORE_UNAVAILABLE', `the store is not accepting orders: ${why ?? this.#state}`);
   }
 
-  async orders(query: OrdersQuery): Promise<readonly LoggedOrder[]> {
+  async orders(query: OrdersQuery): Promise<JsonPage> {
     return this.#reads.orders(query, this.#userId(query.user));
   }
 
@@ -449,31 +429,33 @@ export class SqliteStore implements Store {
     return this.#reads.order(orderId);
   }
 
-  async positions(query: BookQuery) {
+  async positions(query: PositionsQuery): Promise<JsonPage> {
     return this.#reads.positions(query, this.#userId(query.user));
   }
 
-  async trades(query: TradesQuery) {
+  async trades(query: TradesQuery): Promise<JsonPage> {
     return this.#reads.trades(query, this.#userId(query.user));
   }
 
-  async users(): Promise<readonly UserSummary[]> {
-    const open = this.#reads.openPositionsByUser();
-    return this.#profile.map((entry) =>
-      summariseUser(entry, open.get(this.#users.idOf.get(entry.user)!) ?? 0),
-    );
+  async users(query: NamesQuery): Promise<JsonPage> {
+    return this.#directory.usersPage(query, {
+      openPositionsOf: async (userIds) => this.#reads.openPositionsOf(userIds),
+    });
   }
 
-  async user(name: string): Promise<UserDetail | undefined> {
+  async user(name: string): Promise<string | undefined> {
     const userId = this.#users.idOf.get(name);
     if (userId === undefined) return undefined;
-    const positions = this.#reads.positions({ user: name, limit: Number.MAX_SAFE_INTEGER }, userId);
-    const entry = this.#profileByUser.get(name) ?? { user: name, subscriptions: [] };
-    return { ...summariseUser(entry, positions.length), positions };
+    const open = this.#reads.openPositionsOf([userId]).get(userId) ?? 0;
+    const positions = this.#reads.positions(
+      { user: name, after: null, limit: USER_POSITIONS_SHOWN_MAX },
+      userId,
+    );
+    return userDetailJson(name, this.#directory.entry(name), open, positions);
   }
 
-  async strategies(): Promise<readonly StrategySummary[]> {
-    return summariseStrategies(this.#subscriptions);
+  async strategies(query: NamesQuery): Promise<JsonPage> {
+    return this.#directory.strategiesPage(query);
   }
 
   #userId(user: string | undefined): number | undefined {
@@ -526,6 +508,8 @@ function toWrite(
     reason: decision.reason,
     receivedAtMs,
     answer,
+    fills: decision.fills.length,
+    denials: decision.denials.length,
     opened,
     closed,
   };

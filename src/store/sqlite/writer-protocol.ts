@@ -12,6 +12,9 @@ export interface OrderWrite {
   readonly reason: string | null;
   readonly receivedAtMs: number;
   readonly answer: string;
+  /** How many users the order filled and denied, for the compact view of the log. */
+  readonly fills: number;
+  readonly denials: number;
   /** BUY: the users whose positions this order opens. */
   readonly opened: readonly number[];
   /** SELL: flattened triples [userId, buyOrderId, openedAtMs, …] of the positions it closes. */

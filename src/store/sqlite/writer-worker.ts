@@ -31,8 +31,9 @@ function prepare(connection: Database.Database) {
   );
   return {
     order: connection.prepare(
-      `INSERT INTO orders (order_id, client_order_id, strategy, instrument, side, status, reason, received_at_ms, answer)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO orders (order_id, client_order_id, strategy, instrument, side, status, reason, received_at_ms,
+                           answer, fills, denials)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     open: connection.prepare(
       'INSERT INTO positions (strategy, instrument, user_id, order_id, opened_at_ms) VALUES (?, ?, ?, ?, ?)',
@@ -76,6 +77,8 @@ function writeOrder(o: OrderWrite): void {
     o.reason,
     o.receivedAtMs,
     o.answer,
+    o.fills,
+    o.denials,
   );
   if (o.opened.length >= BULK_ROWS_MIN) {
     s.openMany.run(o.strategy, o.instrument, o.orderId, o.receivedAtMs, JSON.stringify(o.opened));
