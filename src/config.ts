@@ -14,6 +14,8 @@ export interface Config {
   readonly universePath: string;
   /** Requests a second each API key (each client address in open mode) may make; null: no limit. */
   readonly keyRequestsPerSecondMax: number | null;
+  /** Orders decided or queued but not yet answered, at most; past it an order gets 503 at once. */
+  readonly ordersInFlightMax: number;
 }
 
 export type DatabaseConfig =
@@ -69,6 +71,12 @@ export const SETTINGS = {
     fallback: 'Logs',
     help: 'folder of the daily log files log_YYYY-MM-DD.log',
   },
+  ordersInFlightMax: {
+    env: 'ORDERS_IN_FLIGHT_MAX',
+    flag: 'orders-in-flight-max',
+    fallback: String(10_000),
+    help: 'orders decided or queued but not yet answered, at most (past it: 503 OVERLOADED), 1 to 1000000',
+  },
   rateLimit: {
     env: 'RATE_LIMIT',
     flag: 'rate-limit',
@@ -119,6 +127,13 @@ export function loadConfig(
   const logDir = read(SETTINGS.logDir);
   if (logDir.trim() === '') problems.push('LOG_DIR must not be empty');
   const keyRequestsPerSecondMax = rateLimitOf(read(SETTINGS.rateLimit), problems);
+  const ordersInFlightMax = integerOf(
+    SETTINGS.ordersInFlightMax.env,
+    read(SETTINGS.ordersInFlightMax),
+    1,
+    1_000_000,
+    problems,
+  );
   if (problems.length > 0) throw new ConfigError(problems.join('; '));
   return {
     port,
@@ -129,7 +144,15 @@ export function loadConfig(
     logDir: resolve(logDir),
     universePath: resolve(UNIVERSE_PATH),
     keyRequestsPerSecondMax,
+    ordersInFlightMax,
   };
+}
+
+function integerOf(name: string, text: string, min: number, max: number, problems: string[]): number {
+  const number = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (Number.isSafeInteger(number) && number >= min && number <= max) return number;
+  problems.push(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  return min;
 }
 
 function rateLimitOf(text: string, problems: string[]): number | null {

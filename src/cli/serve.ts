@@ -3,6 +3,9 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { type Config, ConfigError, loadConfig, parseServeArgs, redactUrl, SETTINGS } from '../config.js';
 import { type Profile, ProfileError, parseProfile } from '../domain/profile.js';
 import { parseUniverse } from '../domain/universe.js';
@@ -16,11 +19,18 @@ import { SchemaError } from '../store/sqlite/migrations.js';
 import type { Store } from '../store/store.js';
 import { writeProfile } from './generate.js';
 
-/** How long in-flight requests get to finish after SIGTERM before their connections are cut. */
-const SHUTDOWN_GRACE_MS = 5000;
+/**
+ * After SIGTERM or SIGINT, orders in flight get this long to commit and be answered; any still
+ * unanswered then gets 503 (saying whether it may yet commit), and the server stops.
+ */
+export const SHUTDOWN_DRAIN_MS = 10_000;
+/** How long those 503 answers, and any other request in progress, get to be written before sockets close. */
+const SHUTDOWN_ANSWER_MS = 1000;
+/** How long the store gets to close (its writer may be waiting on a locked or stalled disk). */
+const STORE_CLOSE_MS = 2000;
 
-/** How long a stopped server may take to end by itself before it is made to. */
-const EXIT_WATCHDOG_MS = 2000;
+/** How long a stopped server may take to end by itself before it is made to (a thread stuck on the disk). */
+const EXIT_WATCHDOG_MS = 500;
 
 /** The seed's generator made profiles of 3 users. */
 const GENERATED_USERS = 3;
@@ -82,7 +92,12 @@ async function serve(config: Config, logs: Logs): Promise<number> {
   }
   let store: Store;
   try {
-    store = await openStore(config.database, { profile: profile.profile, profileText: profile.text, logger });
+    store = await openStore(config.database, {
+      profile: profile.profile,
+      profileText: profile.text,
+      logger,
+      ordersInFlightMax: config.ordersInFlightMax,
+    });
   } catch (error) {
     logger.error(`cannot open the database: ${describeOpenFailure(config, error)}`);
     return 1;
@@ -120,14 +135,56 @@ async function serve(config: Config, logs: Logs): Promise<number> {
   );
   const received = await signal;
   draining = true;
-  logger.info({ signal: received }, 'shutting down: finishing the orders in flight');
-  // A client that holds its connection open must not hold the shutdown: cut it after the grace.
-  const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-  await app.close();
-  clearTimeout(force);
-  await store.close();
-  logger.info('stopped cleanly');
+  logger.info(
+    { signal: received, ordersInFlight: store.readiness().ordersInFlight },
+    `shutting down: the orders in flight get ${SHUTDOWN_DRAIN_MS / 1000} s to commit`,
+  );
+  const stopped = await drain(app, store, logger);
+  logger.info(stopped ? 'stopped cleanly' : 'stopped without waiting for the store any longer');
   return 0;
+}
+
+/**
+ * Stops listening and taking orders, and answers every request in flight within a bound: orders get
+ * SHUTDOWN_DRAIN_MS to commit, then the store fails what is left (503), the answers get
+ * SHUTDOWN_ANSWER_MS to go out, the connections are closed, and the store gets STORE_CLOSE_MS more to
+ * close. False if it did not.
+ */
+async function drain(app: FastifyInstance, store: Store, logger: Logger): Promise<boolean> {
+  const started = performance.now();
+  const since = () => Math.round(performance.now() - started);
+  const closed = app.close();
+  // The store stops taking orders too, finishes those it has, and closes: a fault meanwhile is not
+  // recovered from (that would only hold the exit).
+  const storeClosed = store.close();
+  if (await within(Promise.all([closed, storeClosed]), SHUTDOWN_DRAIN_MS)) {
+    logger.info({ ms: since() }, 'every request answered and the store closed');
+    return true;
+  }
+  const left = store.readiness().ordersInFlight;
+  store.abandon(
+    `the server stopped after ${SHUTDOWN_DRAIN_MS / 1000} s of draining, before the order was committed`,
+  );
+  logger.warn({ ms: since(), orders: left }, 'drain time over: the orders still in flight are answered 503');
+  await within(closed, SHUTDOWN_ANSWER_MS);
+  app.server.closeAllConnections();
+  await closed;
+  if (await within(storeClosed, STORE_CLOSE_MS)) return true;
+  logger.warn({ ms: since() }, `the store did not close within ${STORE_CLOSE_MS / 1000} s more`);
+  return false;
+}
+
+/** Whether the promise settles within ms (it goes on either way). */
+function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const done = promise.then(
+    () => true,
+    () => true,
+  );
+  return Promise.race([done, late]).finally(() => clearTimeout(timer));
 }
 
 async function loadProfile(config: Config, logs: Logs): Promise<{ profile: Profile; text: string }> {

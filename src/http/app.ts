@@ -11,19 +11,28 @@ import { Ajv } from 'ajv';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { Gate } from '../gate.js';
-import { type Store, StoreError } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { createOpenMode, OPEN_MODE_WARNING, type OpenMode, useAuthentication } from './auth.js';
 import { bookRoutes } from './book.js';
-import { type ErrorBody, HTTP_ERRORS, HttpError, type HttpErrorCode } from './errors.js';
+import { BODY_BYTES_MAX, errorAnswer } from './error-answer.js';
+import { HTTP_ERRORS, HttpError, type HttpErrorCode } from './errors.js';
 import { exportRoutes } from './export.js';
 import { orderRoutes } from './orders.js';
 import { useRateLimit } from './rate-limit.js';
 import { ErrorBody as ErrorBodySchema } from './schemas.js';
-import { describeValidation } from './validation.js';
 
 type ConnectionError = Error & { code?: string };
 
-export const BODY_BYTES_MAX = 64 * 1024;
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** True once an order route has handed its order to the gate: from then on it may be applied. */
+    placing: boolean;
+  }
+}
+
+/** Past ORDERS_IN_FLIGHT_MAX, a client is told to come back after the queue has had time to drain. */
+const OVERLOADED_RETRY_AFTER_S = 1;
+
 /** A client that dribbles its headers or body is cut off (408) rather than holding a socket forever. */
 const REQUEST_TIMEOUT_MS = 5000;
 const HEADERS_TIMEOUT_MS = 3000;
@@ -60,13 +69,17 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   useStrictValidation(app);
   // Orders are JSON; a text body is refused with 415 rather than parsed into a string.
   app.removeContentTypeParser('text/plain');
+  app.decorateRequest('placing', false);
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    // A refusal (no key, draining) stands; any other error on a path with no route is the 404 it is.
-    const body =
-      request.is404 && !(error instanceof HttpError)
-        ? notFound(request.method, request.url)
-        : toErrorBody(error, { noBody: request.body === undefined });
-    const status = HTTP_ERRORS[body.error].status;
+    const { status, body } = errorAnswer(error, {
+      method: request.method,
+      url: request.url,
+      is404: request.is404,
+      noBody: request.body === undefined,
+      ordering: !request.is404 && request.routeOptions.config.access === 'order',
+      placing: request.placing,
+    });
+    if (body.error === 'OVERLOADED') reply.header('retry-after', String(OVERLOADED_RETRY_AFTER_S));
     // A bug gets its stack; an expected 503 (store fault, draining) one short line: the fault is logged where it happens.
     if (status === 500)
       services.logger.error({ err: error, method: request.method, url: request.url }, body.message);
@@ -156,6 +169,10 @@ function healthRoute(app: FastifyInstance, { store }: Services, openMode: OpenMo
       description:
         'open: no API key exists and every route is open to anyone; keys: every route but this one needs a key',
     }),
+    orders_in_flight: Type.Integer({ description: 'Orders decided or queued but not yet answered' }),
+    orders_in_flight_max: Type.Integer({
+      description: 'ORDERS_IN_FLIGHT_MAX: past it an order gets 503 OVERLOADED',
+    }),
     warning: Type.Optional(Type.String()),
   });
   app.get(
@@ -175,7 +192,13 @@ function healthRoute(app: FastifyInstance, { store }: Services, openMode: OpenMo
         const detail = readiness.detail === undefined ? '' : `: ${readiness.detail}`;
         throw new HttpError('NOT_READY', `the store is ${readiness.state}${detail}`);
       }
-      const ready = { status: 'ready', store: store.kind, state: readiness.state };
+      const ready = {
+        status: 'ready',
+        store: store.kind,
+        state: readiness.state,
+        orders_in_flight: readiness.ordersInFlight,
+        orders_in_flight_max: readiness.ordersInFlightMax,
+      };
       let open: boolean;
       try {
         open = await openMode.isOpen();
@@ -191,13 +214,6 @@ function healthRoute(app: FastifyInstance, { store }: Services, openMode: OpenMo
     },
   );
 }
-
-const FASTIFY_CODES: Record<string, HttpErrorCode> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'EMPTY_BODY',
-  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-};
 
 function answerClientError(error: ConnectionError, socket: Socket): void {
   if (!socket.writable) return void socket.destroy();
@@ -216,39 +232,4 @@ function answerClientError(error: ConnectionError, socket: Socket): void {
     `HTTP/1.1 ${HTTP_ERRORS[code].status} ${STATUS_CODES[HTTP_ERRORS[code].status]}\r\n` +
       `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
-}
-
-/** Fastify parses the body of a request to no route before it finds there is none: the route is the news. */
-function notFound(method: string, url: string): ErrorBody {
-  return { error: 'NOT_FOUND', message: `no route ${method} ${url.split('?')[0]}; GET /docs lists the API` };
-}
-
-function toErrorBody(error: FastifyError, request: { noBody: boolean }): ErrorBody {
-  if (error instanceof HttpError)
-    return withField({ error: error.code, message: error.message }, error.field);
-  if (error instanceof StoreError) return { error: error.code, message: error.message };
-  if (error.validation !== undefined && error.validationContext === 'body' && request.noBody) {
-    return { error: 'EMPTY_BODY', message: 'the request needs a JSON body and had none' };
-  }
-  if (error.validation !== undefined) {
-    const { message, field } = describeValidation(error.validation, error.validationContext ?? 'request');
-    return withField({ error: 'INVALID_REQUEST', message }, field);
-  }
-  const known = FASTIFY_CODES[error.code];
-  if (known === 'INVALID_JSON')
-    return { error: known, message: `the body is not valid JSON: ${error.message}` };
-  if (known === 'BODY_TOO_LARGE')
-    return { error: known, message: `the body is over ${BODY_BYTES_MAX} bytes` };
-  if (known === 'UNSUPPORTED_MEDIA_TYPE') {
-    return { error: known, message: 'send the body as JSON with Content-Type: application/json' };
-  }
-  if (known === 'EMPTY_BODY') return { error: known, message: 'the request needs a JSON body and had none' };
-  if (known !== undefined) return { error: known, message: error.message };
-  const status = error.statusCode ?? 500;
-  if (status >= 400 && status < 500) return { error: 'INVALID_REQUEST', message: error.message };
-  return { error: 'INTERNAL_ERROR', message: 'an internal error occurred; the request was not applied' };
-}
-
-function withField(body: ErrorBody, field: string | undefined): ErrorBody {
-  return field === undefined ? body : { ...body, field };
 }

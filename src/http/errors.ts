@@ -51,7 +51,12 @@ export const HTTP_ERRORS = {
   STORE_UNAVAILABLE: {
     status: 503,
     description:
-      'The database could not commit; the message says whether the order is certainly not applied or, after a failed fsync, could reappear if the server crashes before it recovers: retry with the same client_order_id.',
+      'The database could not commit; `outcome` says whether the order was certainly not applied (NOT_APPLIED) or may have been (UNKNOWN: retry with the same client_order_id to learn which).',
+  },
+  OVERLOADED: {
+    status: 503,
+    description:
+      'ORDERS_IN_FLIGHT_MAX orders (or 256 MiB of their answers) already wait for their commit; nothing was applied; Retry-After says when to try again.',
   },
   NOT_READY: { status: 503, description: 'GET /health: the database or the profile is not ready yet.' },
   SHUTTING_DOWN: {
@@ -61,7 +66,8 @@ export const HTTP_ERRORS = {
   },
   INTERNAL_ERROR: {
     status: 500,
-    description: 'A bug: the request was not applied; please report it with the log line.',
+    description:
+      'A bug; please report it with the log line. On an order, `outcome` says whether it may have been applied (UNKNOWN: retry with the same client_order_id).',
   },
 } as const satisfies Record<string, { status: number; description: string }>;
 
@@ -84,4 +90,6 @@ export interface ErrorBody {
   error: HttpErrorCode;
   message: string;
   field?: string;
+  /** On the order routes' 5xx answers: whether the order was certainly not applied, or may have been. */
+  outcome?: 'NOT_APPLIED' | 'UNKNOWN';
 }

@@ -113,6 +113,7 @@ export function orderRoutes(app: FastifyInstance, { gate, store }: Services): vo
     async (request, reply) => {
       const { STRATEGY, INSTRUMENT, POSITION } = request.body;
       const clientOrderId = request.headers['idempotency-key'] ?? null;
+      request.placing = true;
       const placed = await gate.place(toOrder(STRATEGY, INSTRUMENT, POSITION, clientOrderId));
       return sendPlaced(reply, placed, withResponseField(placed.json, placed.status));
     },
@@ -142,6 +143,7 @@ export function orderRoutes(app: FastifyInstance, { gate, store }: Services): vo
           'client_order_id',
         );
       }
+      request.placing = true;
       const placed = await gate.place(
         toOrder(strategy, instrument, position, client_order_id ?? header ?? null),
       );

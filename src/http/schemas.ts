@@ -70,6 +70,12 @@ export const ErrorBody = Type.Object({
   error: Type.Union(Object.keys(HTTP_ERRORS).map((code) => Type.Literal(code))),
   message: Type.String(),
   field: Type.Optional(Type.String()),
+  outcome: Type.Optional(
+    Type.Union([Type.Literal('NOT_APPLIED'), Type.Literal('UNKNOWN')], {
+      description:
+        'On a 5xx answer to an order: NOT_APPLIED, the order certainly changed nothing; UNKNOWN, it may have been applied (retry with the same client_order_id to learn which)',
+    }),
+  ),
 });
 
 export const BookFilters = {
@@ -110,6 +116,6 @@ export const NextAfterCursor = NextAfter(Type.String());
  */
 export function responses(ok: TSchema, ...statuses: number[]): Record<number, TSchema> {
   const result: Record<number, TSchema> = { 200: ok };
-  for (const status of [400, 401, 403, 429, 503, ...statuses]) result[status] = ErrorBody;
+  for (const status of [400, 401, 403, 429, 500, 503, ...statuses]) result[status] = ErrorBody;
   return result;
 }

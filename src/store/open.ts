@@ -11,6 +11,7 @@ export interface StoreInputs {
   readonly profile: Profile;
   readonly profileText: string;
   readonly logger: Logger;
+  readonly ordersInFlightMax: number;
 }
 
 export function openStore(database: DatabaseConfig, inputs: StoreInputs): Promise<Store> {

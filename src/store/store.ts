@@ -33,6 +33,9 @@ export interface Readiness {
   readonly ready: boolean;
   readonly state: string;
   readonly detail?: string;
+  /** Orders decided or queued but not yet answered, and the most that may be (ORDERS_IN_FLIGHT_MAX). */
+  readonly ordersInFlight: number;
+  readonly ordersInFlightMax: number;
 }
 
 export interface Store {
@@ -57,18 +60,44 @@ export interface Store {
   /** One user with the first page of its positions, as JSON text; also a user who left the profile. */
   user(name: string): Promise<string | undefined>;
   strategies(query: NamesQuery): Promise<JsonPage>;
+  /**
+   * Fails every order not yet answered with a 503, for a shutdown that ran out of time: those that may
+   * still commit say that their outcome is unknown, the others that they were not applied.
+   */
+  abandon(reason: string): void;
   close(): Promise<void>;
 }
+
+/**
+ * What a failed order's answer can truthfully say: it was certainly not applied, or it may have been
+ * (the commit may have reached the disk before the fault), which only a retry with its id can tell.
+ */
+export type Outcome = 'NOT_APPLIED' | 'UNKNOWN';
+
+export const OUTCOME_TEXT: Record<Outcome, string> = {
+  NOT_APPLIED: 'the order was not applied: retry later',
+  UNKNOWN:
+    'the order may or may not be applied: retry with the same client_order_id (or Idempotency-Key) to learn the outcome safely',
+};
 
 /** Operating errors of a store: the HTTP edge maps each code to a status. */
 export class StoreError extends Error {
   constructor(
-    readonly code: 'STORE_UNAVAILABLE' | 'IDEMPOTENCY_CONFLICT',
+    readonly code: 'STORE_UNAVAILABLE' | 'IDEMPOTENCY_CONFLICT' | 'OVERLOADED',
     message: string,
+    readonly outcome: Outcome = 'NOT_APPLIED',
   ) {
     super(message);
     this.name = 'StoreError';
   }
+}
+
+/** An order refused at once because ORDERS_IN_FLIGHT_MAX orders already wait for their answer. */
+export function overloaded(inFlight: number, what = 'orders are in flight'): StoreError {
+  return new StoreError(
+    'OVERLOADED',
+    `${inFlight} ${what}, the most this server holds (ORDERS_IN_FLIGHT_MAX); ${OUTCOME_TEXT.NOT_APPLIED}`,
+  );
 }
 
 export function sameOrder(a: { strategy: string; instrument: string; side: Side }, b: Order): boolean {

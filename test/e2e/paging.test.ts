@@ -174,11 +174,13 @@ test('a page of the log stops before 4 MiB, and an answer larger than a page is 
 
   let after = 0;
   const seen: number[] = [];
+  const pageBytes: number[] = [];
   for (;;) {
     const response = await fetch(`${server.url}/orders?view=full&limit=${PAGE_LIMIT_MAX}&after=${after}`);
     const text = await response.text();
     assert.equal(response.status, 200, text.slice(0, 200));
     assert.ok(Buffer.byteLength(text) <= PAGE_BYTES_MAX, `a page of ${Buffer.byteLength(text)} bytes`);
+    pageBytes.push(Buffer.byteLength(text));
     const page = JSON.parse(text);
     for (const order of page.orders) {
       seen.push(order.order_id);
@@ -194,6 +196,7 @@ test('a page of the log stops before 4 MiB, and an answer larger than a page is 
     after = page.next_after;
   }
   assert.deepEqual(seen, [1, 2, 3, 4, 5, 6], 'every order once, in order');
+  t.diagnostic(`answers of ${sizes.join(', ')} bytes; pages of ${pageBytes.join(', ')} bytes`);
   const compact = (await get(`${server.url}/orders?limit=${PAGE_LIMIT_MAX}`)).body;
   assert.equal(compact.orders.length, 6, 'the compact view holds the whole log on one page');
   assert.equal(compact.next_after, null);

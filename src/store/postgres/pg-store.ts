@@ -23,6 +23,9 @@ import type { JsonPage } from '../page.js';
 import type { NamesQuery, OrdersQuery, PositionsQuery, TradesQuery } from '../rows.js';
 import {
   type ClientOrderRow,
+  OUTCOME_TEXT,
+  type Outcome,
+  overloaded,
   type PlacedOrder,
   type Readiness,
   type Store,
@@ -35,26 +38,27 @@ import { PgKeys } from './pg-keys.js';
 import { PgReads } from './pg-reads.js';
 import { type PgUsers, syncProfilePostgres } from './profile-sync.js';
 
-/** Orders waiting for a connection beyond this many get a 503 at once: a queue must not grow without bound. */
-const QUEUED_ORDERS_MAX = 10_000;
-
 /**
- * The health probe and the per-request key lookups have a pool of their own: on the orders' pool they
- * would wait behind orders queued on a locked book, and a wait is not a lost server.
+ * Reads (the order log, the book, users) have a pool of their own, so that slow reads never hold the
+ * connections orders need; at most READS_IN_FLIGHT_MAX reads wait for one, and past that a read gets
+ * 503 OVERLOADED at once. A read that waits longer than the pool's connect timeout gets 503 too.
  */
-const SIDE_POOL_MAX = 2;
+const READ_POOL_MAX = 4;
+const READS_IN_FLIGHT_MAX = 64;
+/**
+ * The per-request key lookups have two connections, and the health probe one of its own: a flood of
+ * unknown tokens can fill the first, never the second.
+ */
+const KEY_POOL_MAX = 2;
 
 /** How often readiness is probed; a connection fault marks the store not ready at once. */
 const HEALTH_PROBE_INTERVAL_MS = 1000;
 
-const NOT_APPLIED = 'the order was not applied, retry later';
-const OUTCOME_UNKNOWN =
-  'the connection failed while the order was being committed, so it may or may not be applied: ' +
-  'retry with the same client_order_id (or Idempotency-Key) to learn the outcome safely';
-
 export interface PostgresStoreOptions {
   readonly url: string;
   readonly poolMax: number;
+  /** Orders in flight at most (waiting for a connection or in their transaction): past it, 503. */
+  readonly ordersInFlightMax: number;
   readonly profile: Profile;
   readonly profileText: string;
   readonly logger: Logger;
@@ -78,6 +82,21 @@ interface CachedBook {
 const lockAndDraw = (strategy: string, instrument: string) =>
   `WITH locked AS MATERIALIZED (SELECT last_order_id, last_write FROM books WHERE strategy = ${strategy} AND instrument = ${instrument} FOR UPDATE)
    SELECT last_order_id, last_write, nextval('order_ids') FROM locked`;
+/**
+ * For an order whose book has no row: no profile ever gave that (strategy, instrument), so nobody holds
+ * a position in it, and the order is logged without leaving a row or a cached book behind (a stranger's
+ * names must not create state). Profiles add books under the schema row's lock: holding it shared
+ * while the book's absence is read again orders this order before any book a profile adds meanwhile.
+ */
+const shareSchemaAndDraw = (strategy: string, instrument: string) =>
+  `SELECT 1 FROM ordergate_schema WHERE id = 1 FOR SHARE;
+   WITH locked AS MATERIALIZED (SELECT last_order_id, last_write FROM books WHERE strategy = ${strategy} AND instrument = ${instrument} FOR UPDATE)
+   SELECT last_order_id, last_write, nextval('order_ids') FROM locked
+   UNION ALL SELECT NULL, NULL, nextval('order_ids') WHERE NOT EXISTS (SELECT 1 FROM locked)`;
+const WRITE_BOOKLESS_ORDER = `
+INSERT INTO orders (order_id, client_order_id, strategy, instrument, side, status, reason,
+                    received_at_ms, profile_version, answer, fills, denials)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`;
 const EARLIER_ANSWER =
   'SELECT order_id, strategy, instrument, side, status, reason, answer FROM orders WHERE client_order_id = ';
 const READ_BOOK =
@@ -102,14 +121,23 @@ WITH new_order AS (
 UPDATE books SET last_order_id = $1, last_write = $15 WHERE strategy = $3 AND instrument = $4
 RETURNING (SELECT count(*)::integer FROM closed) AS closed`;
 
+/** The instance's connections: each path has its own bounded share, so no path can starve another. */
+interface Pools {
+  readonly orders: pg.Pool;
+  readonly reads: pg.Pool;
+  readonly keys: pg.Pool;
+  readonly probe: pg.Pool;
+}
+
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
-  const pool = createPool({ url: options.url, poolMax: options.poolMax, logger: options.logger });
-  const sidePool = createPool({
-    url: options.url,
-    poolMax: SIDE_POOL_MAX,
-    logger: options.logger,
-    applicationName: 'ordergate health and keys',
-  });
+  const pool = (poolMax: number, applicationName?: string) =>
+    createPool({ url: options.url, poolMax, logger: options.logger, applicationName });
+  const pools: Pools = {
+    orders: pool(options.poolMax),
+    reads: pool(READ_POOL_MAX, 'ordergate reads'),
+    keys: pool(KEY_POOL_MAX, 'ordergate keys'),
+    probe: pool(1, 'ordergate health'),
+  };
   try {
     // Start-up has a connection of its own, without the pool's timeouts: an instance that starts beside
     // another one syncing a large profile waits for it rather than failing after 5 s.
@@ -125,22 +153,24 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         );
       }
       const open = await client.query<{ count: number }>('SELECT count(*)::integer AS count FROM positions');
-      return new PostgresStore(pool, sidePool, options, synced.version, synced.users, open.rows[0]!.count);
+      return new PostgresStore(pools, options, synced.version, synced.users, open.rows[0]!.count);
     } finally {
       await client.end().catch(() => {});
     }
   } catch (error) {
-    await pool.end().catch(() => {});
-    await sidePool.end().catch(() => {});
+    await endPools(pools);
     throw error;
   }
+}
+
+function endPools(pools: Pools): Promise<unknown> {
+  return Promise.all(Object.values(pools).map((each: pg.Pool) => each.end().catch(() => {})));
 }
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   readonly keys: KeyStore;
-  readonly #pool: pg.Pool;
-  readonly #sidePool: pg.Pool;
+  readonly #pools: Pools;
   readonly #logger: Logger;
   readonly #profileVersion: number;
   readonly #users: PgUsers;
@@ -153,7 +183,10 @@ export class PostgresStore implements Store {
   #healthy = true;
   #healthDetail: string | undefined;
   #closing = false;
-  #inFlight = 0;
+  /** Orders waiting for a connection or in their transaction, each with how to fail it at shutdown. */
+  readonly #inFlight = new Set<InFlight>();
+  readonly #ordersInFlightMax: number;
+  #readsInFlight = 0;
   #drained: (() => void) | null = null;
   /**
    * Orders take a connection only when one is free: pg's own wait for a pooled client shares its
@@ -163,23 +196,22 @@ export class PostgresStore implements Store {
   readonly #waiting: (() => void)[] = [];
 
   constructor(
-    pool: pg.Pool,
-    sidePool: pg.Pool,
+    pools: Pools,
     options: PostgresStoreOptions,
     version: number,
     users: PgUsers,
     openPositions: number,
   ) {
-    this.#pool = pool;
-    this.#sidePool = sidePool;
+    this.#pools = pools;
     this.#logger = options.logger;
     this.#profileVersion = version;
     this.#users = users;
     this.#directory = new Directory(options.profile, (user) => users.idOf.get(user));
-    this.#reads = new PgReads(pool, users);
+    this.#reads = new PgReads(pools.reads, users);
+    this.#ordersInFlightMax = options.ordersInFlightMax;
     // A connection lost while idle may mean a failover: the books kept here are read again.
-    pool.on('error', () => this.#books.clear());
-    this.keys = new PgKeys(sidePool, {
+    pools.orders.on('error', () => this.#books.clear());
+    this.keys = new PgKeys(pools.keys, {
       unhealthy: () => (this.#healthy ? undefined : (this.#healthDetail ?? 'PostgreSQL is unreachable')),
       fault: (error) => this.#markUnhealthy(error),
     });
@@ -190,16 +222,17 @@ export class PostgresStore implements Store {
   }
 
   readiness(): Readiness {
-    if (this.#closing) return { ready: false, state: 'closing' };
+    const load = { ordersInFlight: this.#inFlight.size, ordersInFlightMax: this.#ordersInFlightMax };
+    if (this.#closing) return { ready: false, state: 'closing', ...load };
     if (!this.#healthy)
-      return { ready: false, state: 'recovering', detail: this.#healthDetail ?? 'PostgreSQL' };
-    return { ready: true, state: 'ready' };
+      return { ready: false, state: 'recovering', detail: this.#healthDetail ?? 'PostgreSQL', ...load };
+    return { ready: true, state: 'ready', ...load };
   }
 
   async #probeHealth(): Promise<void> {
     if (this.#closing) return;
     try {
-      await this.#sidePool.query('SELECT 1');
+      await this.#pools.probe.query('SELECT 1');
       if (!this.#healthy) this.#logger.warn('PostgreSQL reachable again: taking orders');
       this.#healthy = true;
       this.#healthDetail = undefined;
@@ -217,17 +250,25 @@ export class PostgresStore implements Store {
     this.#healthDetail = detail;
   }
 
-  async place(order: Order, receivedAtMs: number): Promise<PlacedOrder> {
-    if (this.#closing) throw unavailable('the server is shutting down');
-    if (!this.#healthy) throw unavailable(this.#healthDetail ?? 'PostgreSQL is unreachable');
-    if (this.#waiting.length >= QUEUED_ORDERS_MAX) {
-      throw unavailable(`${QUEUED_ORDERS_MAX} orders are already waiting for PostgreSQL; retry later`);
-    }
-    this.#inFlight++;
+  place(order: Order, receivedAtMs: number): Promise<PlacedOrder> {
+    if (this.#closing) return Promise.reject(unavailable('the server is shutting down'));
+    if (!this.#healthy) return Promise.reject(unavailable(this.#healthDetail ?? 'PostgreSQL is unreachable'));
+    if (this.#inFlight.size >= this.#ordersInFlightMax)
+      return Promise.reject(overloaded(this.#inFlight.size));
+    return new Promise<PlacedOrder>((resolve, reject) => {
+      const entry: InFlight = { reject, begun: false };
+      this.#inFlight.add(entry);
+      this.#queued(order, receivedAtMs, entry).then(resolve, reject);
+    });
+  }
+
+  /** Waits for a free connection of the orders' pool, places the order on it, and hands it on. */
+  async #queued(order: Order, receivedAtMs: number, entry: InFlight): Promise<PlacedOrder> {
     try {
       if (this.#freeConnections > 0) this.#freeConnections--;
       else await new Promise<void>((resolve) => this.#waiting.push(resolve));
       try {
+        entry.begun = true;
         return await this.#place(order, receivedAtMs);
       } finally {
         const next = this.#waiting.shift();
@@ -235,17 +276,18 @@ export class PostgresStore implements Store {
         else this.#freeConnections++;
       }
     } finally {
-      if (--this.#inFlight === 0) this.#drained?.();
+      this.#inFlight.delete(entry);
+      if (this.#inFlight.size === 0) this.#drained?.();
     }
   }
 
   async #place(order: Order, receivedAtMs: number): Promise<PlacedOrder> {
     let client: pg.PoolClient;
     try {
-      client = await this.#pool.connect();
+      client = await this.#pools.orders.connect();
     } catch (error) {
-      this.#markUnhealthy(error);
-      throw unavailable(`cannot reach PostgreSQL (${describePgError(error)}); ${NOT_APPLIED}`);
+      if (isConnectionFault(error)) this.#markUnhealthy(error);
+      throw unavailable(`cannot reach PostgreSQL (${describePgError(error)}); ${OUTCOME_TEXT.NOT_APPLIED}`);
     }
     let broken = false;
     try {
@@ -277,7 +319,7 @@ export class PostgresStore implements Store {
           'order not applied: PostgreSQL failed',
         );
       }
-      throw unavailable(`PostgreSQL failed (${describePgError(error)}); ${NOT_APPLIED}`);
+      throw unavailable(`PostgreSQL failed (${describePgError(error)}); ${OUTCOME_TEXT.NOT_APPLIED}`);
     } finally {
       client.release(broken);
     }
@@ -293,6 +335,12 @@ export class PostgresStore implements Store {
         return answerRetry(order, opened.earlier);
       }
       const { lastOrderId, lastWrite, orderId } = opened;
+      if (opened.bookless) {
+        const placed = await this.#writeBookless(client, order, orderId, receivedAtMs);
+        committing = true;
+        await client.query('COMMIT');
+        return placed;
+      }
       const write = randomUUID();
       const book = await this.#bookAt(client, key, order, lastOrderId, lastWrite);
       assert.ok(orderId > lastOrderId, 'order ids increase within a book');
@@ -332,7 +380,8 @@ export class PostgresStore implements Store {
       if (committing && isConnectionFault(error)) {
         this.#markUnhealthy(error);
         throw unavailable(
-          `PostgreSQL failed during the commit (${describePgError(error)}); ${OUTCOME_UNKNOWN}`,
+          `PostgreSQL failed during the commit (${describePgError(error)}); ${OUTCOME_TEXT.UNKNOWN}`,
+          'UNKNOWN',
         );
       }
       throw error;
@@ -344,10 +393,7 @@ export class PostgresStore implements Store {
    * on its book and its id, drawn under that lock (so replaying the log in order_id order replays each
    * book in the order its orders were decided). One simple-protocol query, literals escaped by pg.
    */
-  async #begin(
-    client: pg.PoolClient,
-    order: Order,
-  ): Promise<{ earlier?: ClientOrderRow; lastOrderId: number; lastWrite: string; orderId: number }> {
+  async #begin(client: pg.PoolClient, order: Order): Promise<Begun> {
     const strategy = client.escapeLiteral(order.strategy);
     const instrument = client.escapeLiteral(order.instrument);
     const earlier =
@@ -356,22 +402,48 @@ export class PostgresStore implements Store {
       `BEGIN;${earlier}${lockAndDraw(strategy, instrument)}`,
     )) as unknown as pg.QueryResult[];
     const found = earlier === '' ? undefined : (results[1]!.rows[0] as ClientOrderRow | undefined);
-    if (found !== undefined) return { earlier: found, lastOrderId: 0, lastWrite: '', orderId: 0 };
-    let locked = results.at(-1)!.rows[0] as
-      | { last_order_id: number; last_write: string; nextval: number }
-      | undefined;
+    if (found !== undefined)
+      return { earlier: found, bookless: false, lastOrderId: 0, lastWrite: '', orderId: 0 };
+    type Locked = { last_order_id: number | null; last_write: string | null; nextval: number };
+    let locked = results.at(-1)!.rows[0] as Locked | undefined;
     if (locked === undefined) {
-      // A book no profile gave (an order for an unknown strategy or instrument): it gets its row now.
-      await client.query('INSERT INTO books (strategy, instrument) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
-        order.strategy,
-        order.instrument,
-      ]);
-      locked = (await client.query(lockAndDraw(strategy, instrument))).rows[0];
+      const shared = (await client.query(
+        shareSchemaAndDraw(strategy, instrument),
+      )) as unknown as pg.QueryResult[];
+      locked = shared[1]!.rows[0] as Locked;
     }
     return {
-      lastOrderId: Number(locked!.last_order_id),
-      lastWrite: locked!.last_write,
-      orderId: Number(locked!.nextval),
+      bookless: locked.last_order_id === null,
+      lastOrderId: Number(locked.last_order_id ?? 0),
+      lastWrite: locked.last_write ?? '',
+      orderId: Number(locked.nextval),
+    };
+  }
+
+  /** An order for a book no profile gave: decided on an empty book, logged, and nothing else written. */
+  async #writeBookless(
+    client: pg.PoolClient,
+    order: Order,
+    orderId: number,
+    receivedAtMs: number,
+  ): Promise<PlacedOrder> {
+    const decision = decide(order.side, order.instrument, this.#directory.subscriptions.get(order.strategy));
+    // Every subscriber of a (strategy, instrument) this profile gives has its book's row.
+    assert.equal(decision.fills.length, 0, 'an order for a book without a row fills no one');
+    const json = renderAnswer({ orderId, order, receivedAtMs }, decision, this.#users.nameJson);
+    await client.query(WRITE_BOOKLESS_ORDER, [
+      ...writeParameters(order, orderId, receivedAtMs, this.#profileVersion, decision, json).slice(0, 10),
+      decision.fills.length,
+      decision.denials.length,
+    ]);
+    return {
+      orderId,
+      status: decision.status,
+      reason: decision.reason,
+      json,
+      fills: 0,
+      denials: decision.denials.length,
+      replayed: false,
     };
   }
 
@@ -457,23 +529,44 @@ export class PostgresStore implements Store {
     return this.#directory.strategiesPage(query);
   }
 
-  /** A read that PostgreSQL could not answer is a 503, like an order. */
+  /**
+   * A read on the reads' own pool: at most READS_IN_FLIGHT_MAX at once (503 OVERLOADED past it), and one
+   * that PostgreSQL could not answer, or that waited too long for a connection, is a 503 like an order.
+   * Only a lost connection marks the instance not ready: a busy pool is backpressure, not a fault.
+   */
   async #read<T>(run: () => Promise<T>): Promise<T> {
+    if (this.#readsInFlight >= READS_IN_FLIGHT_MAX) {
+      throw new StoreError(
+        'OVERLOADED',
+        `${this.#readsInFlight} reads are in flight, the most this server holds; retry later`,
+      );
+    }
+    this.#readsInFlight++;
     try {
       return await run();
     } catch (error) {
       if (isConnectionFault(error)) this.#markUnhealthy(error);
-      throw unavailable(`PostgreSQL could not answer (${describePgError(error)})`);
+      throw unavailable(`PostgreSQL could not answer the read (${describePgError(error)})`);
+    } finally {
+      this.#readsInFlight--;
     }
   }
 
-  /** Stops taking orders, lets the ones in flight commit and answer, then closes the pool. */
+  abandon(reason: string): void {
+    this.#closing = true;
+    // A transaction that has begun may still commit after this answer: its outcome is unknown.
+    for (const entry of this.#inFlight) {
+      if (entry.begun) entry.reject(unavailable(`${reason}; ${OUTCOME_TEXT.UNKNOWN}`, 'UNKNOWN'));
+      else entry.reject(unavailable(`${reason}; ${OUTCOME_TEXT.NOT_APPLIED}`));
+    }
+  }
+
+  /** Stops taking orders, lets the ones in flight commit and answer, then closes the pools. */
   async close(): Promise<void> {
-    if (this.#closing) return;
     this.#closing = true;
     clearInterval(this.#probe);
-    if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
-    await Promise.all([this.#pool.end(), this.#sidePool.end()]);
+    if (this.#inFlight.size > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+    await endPools(this.#pools);
   }
 }
 
@@ -544,6 +637,23 @@ function isDuplicateClientId(error: unknown): boolean {
   return code === '23505' && constraint === 'orders_client_order_id_key';
 }
 
-function unavailable(why: string): StoreError {
-  return new StoreError('STORE_UNAVAILABLE', `the store is not accepting orders: ${why}`);
+function unavailable(why: string, outcome: Outcome = 'NOT_APPLIED'): StoreError {
+  return new StoreError('STORE_UNAVAILABLE', `the store is not accepting orders: ${why}`, outcome);
+}
+
+/** The first round trip's answer: a retry's earlier order, or the book's row (if any) and the new id. */
+interface Begun {
+  readonly earlier?: ClientOrderRow;
+  /** No row for this book: no profile gave it, nobody holds a position in it. */
+  readonly bookless: boolean;
+  readonly lastOrderId: number;
+  readonly lastWrite: string;
+  readonly orderId: number;
+}
+
+/** An order in flight, and how a shutdown that ran out of time answers it. */
+interface InFlight {
+  readonly reject: (error: Error) => void;
+  /** True once it holds a connection: from then on a commit may happen. */
+  begun: boolean;
 }

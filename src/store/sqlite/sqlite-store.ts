@@ -17,7 +17,16 @@ import { renderAnswer } from '../answer.js';
 import { Directory, USER_POSITIONS_SHOWN_MAX, userDetailJson } from '../directory.js';
 import type { JsonPage } from '../page.js';
 import type { NamesQuery, OrdersQuery, PositionsQuery, TradesQuery } from '../rows.js';
-import { type PlacedOrder, type Readiness, type Store, StoreError, sameOrder } from '../store.js';
+import {
+  OUTCOME_TEXT,
+  type Outcome,
+  overloaded,
+  type PlacedOrder,
+  type Readiness,
+  type Store,
+  StoreError,
+  sameOrder,
+} from '../store.js';
 import { openConnection } from './connection.js';
 import { migrate } from './migrations.js';
 import { loadUsers, syncProfile, type Users } from './profile-sync.js';
@@ -32,10 +41,15 @@ import type { FromWriter, OrderWrite, ToWriter } from './writer-protocol.js';
  */
 const POST_ORDERS_MAX = 32;
 const WRITER_RETRY_DELAY_MS = 1000;
+/**
+ * The answer text that orders decided but not yet committed may hold in all: a fan-out answer is about
+ * 110 bytes a user (5 MB at 44,700 users), so a count of orders alone would not bound the memory of a
+ * stalled writer. Past it an order gets 503 OVERLOADED, as past ORDERS_IN_FLIGHT_MAX.
+ */
+export const ANSWER_BYTES_IN_FLIGHT_MAX = 256 * 1024 * 1024;
 
-const NOT_APPLIED = 'the order was not applied, retry later';
 /** After a failed fsync the commit's frames may sit in the WAL until recovery erases them. */
-const OUTCOME_UNKNOWN =
+const FSYNC_FAILED =
   'the order is not applied now, but if the server crashes before it recovers the commit may reappear: ' +
   'retry with the same client_order_id (or Idempotency-Key) to learn the outcome safely';
 
@@ -45,6 +59,8 @@ export interface SqliteStoreOptions {
   /** The profile file's text: stored as a version when it differs from the last one. */
   readonly profileText: string;
   readonly logger: Logger;
+  /** Orders decided but not yet answered, at most: past it an order gets 503 OVERLOADED at once. */
+  readonly ordersInFlightMax: number;
 }
 
 interface Pending {
@@ -99,10 +115,15 @@ export class SqliteStore implements Store {
   #nextBatch = 1;
   #unposted: Pending[] = [];
   readonly #inFlight = new Map<number, Pending[]>();
+  readonly #ordersInFlightMax: number;
+  /** The orders in #unposted and #inFlight, and the bytes of their answers. */
+  #ordersInFlight = 0;
+  #answerBytesInFlight = 0;
   #flushScheduled = false;
   /** Orders with a client_order_id that are decided but not yet committed, for retries that race them. */
   readonly #uncommittedByClientId = new Map<string, { order: Order; promise: Promise<PlacedOrder> }>();
   #drained: (() => void) | null = null;
+  #closed: Promise<void> | null = null;
   #writerClosed: (() => void) | null = null;
   #nextLastUse = 1;
   readonly #lastUses = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
@@ -111,6 +132,7 @@ export class SqliteStore implements Store {
     this.#db = db;
     this.#path = options.path;
     this.#logger = options.logger;
+    this.#ordersInFlightMax = options.ordersInFlightMax;
     this.#reads = new SqliteReads(db);
     this.keys = new SqliteKeys(db, (id, atMs) => this.#recordLastUse(id, atMs));
     this.#users = loadUsers(db);
@@ -171,6 +193,8 @@ export class SqliteStore implements Store {
       ready: this.#state === 'ready',
       state: this.#state,
       ...(this.#stateDetail && { detail: this.#stateDetail }),
+      ordersInFlight: this.#ordersInFlight,
+      ordersInFlightMax: this.#ordersInFlightMax,
     };
   }
 
@@ -179,6 +203,14 @@ export class SqliteStore implements Store {
     if (order.clientOrderId !== null) {
       const earlier = this.#earlierAnswer(order, order.clientOrderId);
       if (earlier !== undefined) return earlier;
+    }
+    if (this.#ordersInFlight >= this.#ordersInFlightMax)
+      return Promise.reject(overloaded(this.#ordersInFlight));
+    if (this.#answerBytesInFlight >= ANSWER_BYTES_IN_FLIGHT_MAX) {
+      const mib = Math.round(this.#answerBytesInFlight / 1024 / 1024);
+      return Promise.reject(
+        overloaded(this.#ordersInFlight, `orders holding ${mib} MiB of answers are in flight`),
+      );
     }
     const subscribers = this.#directory.subscriptions.get(order.strategy);
     const holders = this.#book.holdersOf(order.strategy, order.instrument);
@@ -199,6 +231,8 @@ export class SqliteStore implements Store {
     const promise = new Promise<PlacedOrder>((resolve, reject) => {
       this.#unposted.push({ write, placed, resolve, reject });
     });
+    this.#ordersInFlight++;
+    this.#answerBytesInFlight += json.length;
     if (order.clientOrderId !== null)
       this.#uncommittedByClientId.set(order.clientOrderId, { order, promise });
     this.#schedulePost();
@@ -257,7 +291,9 @@ export class SqliteStore implements Store {
         return;
       case 'failed':
         if (message.batches.some((batch) => this.#inFlight.has(batch))) {
-          this.#fail(`the database could not commit (${message.code}: ${message.message})`, message.certain);
+          const detail = `the database could not commit (${message.code}: ${message.message})`;
+          if (message.certain) this.#fail(detail);
+          else this.#fail(detail, 'UNKNOWN', FSYNC_FAILED);
         }
         return;
       case 'reset-done':
@@ -301,27 +337,49 @@ export class SqliteStore implements Store {
     for (const entry of entries) {
       const clientOrderId = entry.write.clientOrderId;
       if (clientOrderId !== null) this.#uncommittedByClientId.delete(clientOrderId);
+      this.#ordersInFlight--;
+      this.#answerBytesInFlight -= entry.write.answer.length;
       entry.resolve(entry.placed);
     }
   }
 
   /** Fails every order not yet committed, then rebuilds the book from what the database holds. */
-  #fail(detail: string, certain = true): void {
+  #fail(detail: string, outcome: Outcome = 'NOT_APPLIED', why = OUTCOME_TEXT[outcome]): void {
     if (this.#state === 'closed') return;
-    this.#logger.error({ detail }, 'store fault: failing every uncommitted order and rebuilding the book');
-    this.#state = this.#state === 'closing' ? 'closing' : 'recovering';
-    this.#stateDetail = detail;
-    const error = new StoreError(
-      'STORE_UNAVAILABLE',
-      `${detail}; ${certain ? NOT_APPLIED : OUTCOME_UNKNOWN}`,
+    const closing = this.#state === 'closing';
+    this.#logger.error(
+      { detail },
+      `store fault: failing every uncommitted order${closing ? ' (closing, so not recovering)' : ' and rebuilding the book'}`,
     );
-    for (const entries of this.#inFlight.values()) for (const entry of entries) entry.reject(error);
-    for (const entry of this.#unposted) entry.reject(error);
+    this.#state = closing ? 'closing' : 'recovering';
+    this.#stateDetail = detail;
+    const error = new StoreError('STORE_UNAVAILABLE', `${detail}; ${why}`, outcome);
+    this.#rejectAll(error, error);
+    // A store that is closing does not recover: the writer would only wait out the fault before closing.
+    if (this.#worker !== null && !closing) this.#send({ type: 'reset' });
+  }
+
+  /** Every order not yet answered gets its 503: the posted ones with `posted`, the others with `unposted`. */
+  #rejectAll(posted: StoreError, unposted: StoreError): void {
+    for (const entries of this.#inFlight.values()) for (const entry of entries) entry.reject(posted);
+    for (const entry of this.#unposted) entry.reject(unposted);
     this.#inFlight.clear();
     this.#unposted = [];
+    this.#ordersInFlight = 0;
+    this.#answerBytesInFlight = 0;
     this.#uncommittedByClientId.clear();
     this.#drained?.();
-    if (this.#worker !== null) this.#send({ type: 'reset' });
+  }
+
+  abandon(reason: string): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closing';
+    this.#stateDetail = reason;
+    // A batch the writer has may still commit after this answer: its outcome is unknown.
+    this.#rejectAll(
+      new StoreError('STORE_UNAVAILABLE', `${reason}; ${OUTCOME_TEXT.UNKNOWN}`, 'UNKNOWN'),
+      new StoreError('STORE_UNAVAILABLE', `${reason}; ${OUTCOME_TEXT.NOT_APPLIED}`),
+    );
   }
 
   #recovered(): void {
@@ -399,7 +457,7 @@ export class SqliteStore implements Store {
     const closing = this.#state === 'closing' || this.#state === 'closed';
     if (!closing || this.#inFlight.size > 0 || this.#unposted.length > 0) {
       // It may have died after a commit and before saying so: the outcome of what was in flight is unknown.
-      this.#fail(`the writer thread stopped (exit code ${code})`, false);
+      this.#fail(`the writer thread stopped (exit code ${code})`, 'UNKNOWN');
     }
     this.#writerClosed?.();
     if (closing) return;
@@ -463,8 +521,12 @@ export class SqliteStore implements Store {
   }
 
   /** Stops taking orders, commits and answers what was decided, then closes the database. */
-  async close(): Promise<void> {
-    if (this.#state === 'closed' || this.#state === 'closing') return;
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
     this.#state = 'closing';
     this.#post();
     if (this.#inFlight.size > 0) await new Promise<void>((resolve) => (this.#drained = resolve));

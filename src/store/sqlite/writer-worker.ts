@@ -146,10 +146,10 @@ function commitOrders(): void {
     // reader, but a crash before they are overwritten would replay them at the next start, so they are
     // erased at once if possible, and again before recovery. After a failed fsync even the erasure
     // cannot be made durable (a power cut could undo it): that answer says the outcome is unknown.
-    // Other failures (busy, full, constraint) stop before a complete commit frame is written.
-    const erased = reopenWithEmptyWal();
+    // Other failures (busy, full, constraint) stop before a complete commit frame is written, and are
+    // answered at once: an erasure would wait out the same lock again.
     const io = failure.code.startsWith('SQLITE_IOERR');
-    const certain = !io || (erased && failure.code !== 'SQLITE_IOERR_FSYNC');
+    const certain = !io || (reopenWithEmptyWal() && failure.code !== 'SQLITE_IOERR_FSYNC');
     return post({ type: 'failed', batches, ...failure, certain });
   }
   post({ type: 'committed', batches });
