@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 import { createLogs, dailyLogPath } from '../src/logger.js';
+import { waitForLogLine } from './helpers/wait.js';
 
 test('a log line never carries an Authorization or X-API-Key header, nor a token field', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ordergate-logger-'));
@@ -12,7 +13,7 @@ test('a log line never carries an Authorization or X-API-Key header, nor a token
   const headers = { authorization: 'Bearer og_aaaaaaaaaaaa_SECRET1', 'x-api-key': 'og_bbbbbbbbbbbb_SECRET2' };
   logger.warn({ req: { headers }, request: { headers }, headers, token: 'SECRET3' }, 'a request');
   logger.warn({ caller: { token: 'SECRET4' }, ...headers }, 'a caller');
-  await new Promise((resolve) => setTimeout(resolve, 1500)); // written asynchronously, flushed each second
+  await waitForLogLine(dir, /a caller/); // written asynchronously: poll the file, however it is written
   flush();
   const text = readFileSync(dailyLogPath(dir, new Date()), 'utf8');
   assert.match(text, /a request/);

@@ -13,7 +13,7 @@
 // FAULTS_SEED (default random, printed) replays the orders drawn, not the interleaving of the clients.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,7 @@ import { createDatabase, dropDatabase, uniqueDatabaseName } from '../helpers/pos
 import { pick, prng } from '../helpers/random.js';
 import { runCli, type Server, startServer } from '../helpers/server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor as waitForCondition, waitForOutput } from '../helpers/wait.js';
 import {
   type ClientOrder,
   type LoggedOrder,
@@ -53,14 +54,20 @@ const NOT_READY_BOUND_MS = 3_000;
 const STALL_NOT_READY_BOUND_MS = 3_000 + 1_000 + 1_000;
 /** /health turns 200 by itself once PostgreSQL is reachable again. */
 const READY_BOUND_MS = 5_000;
-const DROP_MS = 2_000;
 /**
- * Well over the client's query timeout, so that the statements in flight must time out, and an order
- * that waited for anything more than its one stuck statement shows as answered late.
+ * A drop lasts until it has shown (/health 503, an order refused, the orders in flight answered, a
+ * reconnection refused): this long at most.
  */
-const STALL_MS = QUERY_TIMEOUT_MS + 4_000;
+const DROP_SHOWN_WITHIN_MS = NOT_READY_BOUND_MS + 5_000;
 /** An order in flight when PostgreSQL stalls ends (503) this long after, at the latest: its statement timed out. */
 const STALLED_ORDER_BOUND_MS = QUERY_TIMEOUT_MS + 2_000;
+/**
+ * A stall lasts until every order in flight has ended: well past the bound, so that an order that waited
+ * for anything more than its one stuck statement shows as answered late, before the stall ends under it.
+ */
+const STALL_SHOWN_WITHIN_MS = STALLED_ORDER_BOUND_MS + 4_000;
+/** How long PostgreSQL may take to notice a killed client and end its sessions, or the pool to reconnect. */
+const SESSIONS_TIMEOUT_MS = 10_000;
 const CLIENTS = 6;
 /** A client that got a 503 waits this long before its next order (it would otherwise spin). */
 const BACKOFF_MS = 100;
@@ -97,39 +104,68 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function waitFor<T>(
+/** Polls a condition every HEALTH_POLL_MS (the shared helper, at the pace of this file's health watch). */
+function waitFor<T>(
   what: string,
-  attempt: () => Promise<T | undefined>,
+  attempt: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs: number,
-): Promise<T> {
-  const deadline = now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await attempt();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (now() > deadline)
-      assert.fail(
-        `${what}: not within ${timeoutMs} ms${last === undefined ? '' : ` (last: ${String(last)})`}`,
-      );
-    await sleep(HEALTH_POLL_MS);
-  }
+) {
+  return waitForCondition(what, attempt, timeoutMs, HEALTH_POLL_MS);
 }
 
 /**
  * pg_terminate_backend on every other connection to the database (the function in the select list,
- * so that the WHERE clause has excluded this connection first); returns the states they were in.
+ * so that the WHERE clause has excluded this connection first); returns the states they were in and
+ * the process ids.
  */
-async function terminateBackends(admin: pg.Client, database: string): Promise<string[]> {
-  const result = await admin.query<{ state: string | null; terminated: boolean }>(
-    `SELECT state, pg_terminate_backend(pid) AS terminated FROM pg_stat_activity
+async function terminateBackends(
+  admin: pg.Client,
+  database: string,
+): Promise<{ state: string; pid: number }[]> {
+  const result = await admin.query<{ state: string | null; pid: number; terminated: boolean }>(
+    `SELECT state, pid, pg_terminate_backend(pid) AS terminated FROM pg_stat_activity
       WHERE datname = $1 AND pid <> pg_backend_pid()`,
     [database],
   );
-  return result.rows.filter((row) => row.terminated).map((row) => row.state ?? 'unknown');
+  return result.rows
+    .filter((row) => row.terminated)
+    .map((row) => ({ state: row.state ?? 'unknown', pid: row.pid }));
+}
+
+/** The other sessions on the database, as pg_stat_activity shows them now. */
+async function sessionsOf(
+  admin: pg.Client,
+  database: string,
+): Promise<{ pid: number; state: string | null; clientPort: number | null }[]> {
+  const result = await admin.query<{ pid: number; state: string | null; client_port: number | null }>(
+    'SELECT pid, state, client_port FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+    [database],
+  );
+  return result.rows.map((row) => ({ pid: row.pid, state: row.state, clientPort: row.client_port }));
+}
+
+/**
+ * The local ports of a process's TCP connections to `port` on loopback: its socket descriptors in
+ * /proc/PID/fd, matched by inode in /proc/PID/net/tcp. What pg_stat_activity calls their client_port.
+ */
+function clientPortsOf(pid: number, port: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+      if (inode !== undefined) inodes.add(inode);
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  const ports: number[] = [];
+  for (const line of readFileSync(`/proc/${pid}/net/tcp`, 'utf8').split('\n').slice(1)) {
+    const [, local, remote, , , , , , , inode] = line.trim().split(/\s+/);
+    if (local === undefined || remote === undefined || inode === undefined || !inodes.has(inode)) continue;
+    if (Number.parseInt(remote.split(':')[1]!, 16) === port)
+      ports.push(Number.parseInt(local.split(':')[1]!, 16));
+  }
+  return ports;
 }
 
 /** A connection of the test's own to the database, closed when the test ends. */
@@ -251,6 +287,8 @@ async function send(server: Server, order: ClientOrder): Promise<Sent> {
 function startLoad(server: Server, prefix: string) {
   const random = prng(SEED);
   const sent: Sent[] = [];
+  /** When each client's order now in flight was sent. */
+  const pending = new Map<number, number>();
   let stopped = false;
   const client = async (c: number) => {
     for (let n = 1; !stopped; n++) {
@@ -260,7 +298,9 @@ function startLoad(server: Server, prefix: string) {
         position: random() < 0.5 ? 'BUY' : 'SELL',
         client_order_id: `${prefix}-${c}-${n}`,
       };
+      pending.set(c, now());
       const answer = await send(server, order);
+      pending.delete(c);
       sent.push(answer);
       if (answer.status !== 200) await sleep(BACKOFF_MS);
     }
@@ -269,6 +309,10 @@ function startLoad(server: Server, prefix: string) {
   return {
     sent,
     acknowledgedSince: (from: number) => sent.filter((s) => s.at >= from && s.status === 200).length,
+    /** Orders sent before `at` and not answered yet. */
+    unansweredFrom: (at: number) => [...pending.values()].filter((sentAt) => sentAt < at).length,
+    /** Orders answered 503 at or after `at`. */
+    refusedSince: (at: number) => sent.filter((s) => s.at + s.ms >= at && s.status === 503).length,
     async stop() {
       stopped = true;
       await running;
@@ -420,14 +464,41 @@ async function underLoad(...args: Parameters<typeof runUnderLoad>): ReturnType<t
   }
 }
 
+interface FaultView {
+  readonly faultAt: number;
+  readonly health: ReturnType<typeof watchHealth>;
+  readonly load: ReturnType<typeof startLoad>;
+}
+
+/**
+ * PostgreSQL out of reach has shown: /health 503 and an order refused since the fault began, and no
+ * order sent before it still waiting. Throws what is missing, for the failure message.
+ */
+function outOfReachShown({ faultAt, health, load }: FaultView): boolean {
+  const missing = [
+    ...(health.first(faultAt, notReady) === undefined ? ['/health 503'] : []),
+    ...(load.refusedSince(faultAt) === 0 ? ['an order answered 503'] : []),
+    ...(load.unansweredFrom(faultAt) > 0
+      ? [`${load.unansweredFrom(faultAt)} orders sent before the fault still unanswered`]
+      : []),
+  ];
+  if (missing.length > 0) throw new Error(`still missing: ${missing.join('; ')}`);
+  return true;
+}
+
 async function runUnderLoad(
   t: TestContext,
   server: Server,
   prefix: string,
   fault: {
-    /** At least this long from its start to its end. */
-    faultMs: number;
     start(): void | Promise<void>;
+    /**
+     * What the fault must have shown before it ends (it ends as soon as it has, rather than after a
+     * fixed time): waited for, at most `shownWithinMs`; an Error thrown says what is still missing.
+     * Without it the fault ends when start() returns.
+     */
+    shown?: (view: FaultView) => boolean;
+    shownWithinMs?: number;
     end(): void;
     /**
      * When PostgreSQL is out of reach for the whole fault: /health must be 503 from this long after the
@@ -446,7 +517,14 @@ async function runUnderLoad(
   );
   const faultAt = now();
   t.diagnostic(`${prefix}: the fault begins at ${new Date().toISOString()}`);
-  await Promise.all([fault.start(), sleep(fault.faultMs)]);
+  await fault.start();
+  const { shown } = fault;
+  if (shown !== undefined)
+    await waitFor(
+      `${prefix}: what the fault must show`,
+      () => shown({ faultAt, health, load }),
+      fault.shownWithinMs ?? TEST_TIMEOUT_MS,
+    );
   const endAt = now();
   t.diagnostic(`${prefix}: the fault ends at ${new Date().toISOString()}`);
   fault.end();
@@ -500,7 +578,12 @@ test('network drop under load: orders get 200 or 503, /health turns 503 then 200
   const { proxy, url } = await proxyTo(t, db.url);
   const server = await serve(t, url);
   const run = await underLoad(t, server, 'drop', {
-    faultMs: DROP_MS,
+    // Out of reach as a real drop is: connections in use reset, and a new one refused.
+    shown: (view) => {
+      if (proxy.refused === 0) throw new Error('no new connection refused by the proxy yet');
+      return outOfReachShown(view);
+    },
+    shownWithinMs: DROP_SHOWN_WITHIN_MS,
     notReadyWithinMs: NOT_READY_BOUND_MS,
     start: () => proxy.drop(),
     end: () => proxy.forward(),
@@ -529,7 +612,8 @@ test('stall longer than the query timeout: the orders in flight end with 503 wit
   const { proxy, url } = await proxyTo(t, db.url);
   const server = await serve(t, url);
   const run = await underLoad(t, server, 'stall', {
-    faultMs: STALL_MS,
+    shown: outOfReachShown,
+    shownWithinMs: STALL_SHOWN_WITHIN_MS,
     notReadyWithinMs: STALL_NOT_READY_BOUND_MS,
     start: () => proxy.stall(),
     end: () => proxy.forward(),
@@ -577,9 +661,13 @@ test('pg_terminate_backend of the idle pooled connections does not kill the serv
     ),
   );
   for (const s of warm) assert.equal(s.status, 200, JSON.stringify(s.body));
-  await sleep(300);
   const admin = await adminClient(t, db.url);
-  const terminated = await terminateBackends(admin, db.name);
+  await waitFor(
+    'several pooled connections idle in pg_stat_activity',
+    async () => (await sessionsOf(admin, db.name)).filter((s) => s.state === 'idle').length >= 2,
+    SESSIONS_TIMEOUT_MS,
+  );
+  const terminated = (await terminateBackends(admin, db.name)).map((backend) => backend.state);
   t.diagnostic(`terminated ${terminated.length} backends, in states ${JSON.stringify(terminated)}`);
   assert.ok(terminated.length >= 2, 'several pooled connections were there to terminate');
   assert.ok(
@@ -587,9 +675,8 @@ test('pg_terminate_backend of the idle pooled connections does not kill the serv
     'idle pooled connections were terminated',
   );
 
-  await sleep(500);
+  await waitForOutput(server, /an idle PostgreSQL connection to .* failed; the pool replaces it/);
   assert.ok(isAlive(server.pid), `the server died:\n${server.output()}`);
-  assert.match(server.output(), /an idle PostgreSQL connection to .* failed; the pool replaces it/);
   await waitFor(
     '/health 200',
     async () => ((await fetch(`${server.url}/health`)).status === 200 ? true : undefined),
@@ -618,24 +705,30 @@ test('pg_terminate_backend of every connection under load (as a PostgreSQL resta
   const db = await freshDatabase(t);
   const server = await serve(t, db.url);
   const admin = await adminClient(t, db.url);
-  const terminated: string[] = [];
+  const terminated: { state: string; pid: number }[] = [];
   const terminate = async () => {
     terminated.push(...(await terminateBackends(admin, db.name)));
   };
-  // Three rounds, 200 ms apart: busy and idle connections both, and the ones the pool opened since.
+  // Three rounds: busy and idle connections both, then, each time, the ones the pool opened since.
   const run = await underLoad(t, server, 'terminate', {
-    faultMs: 600,
     start: async () => {
-      for (let round = 0; round < 3; round++) {
+      for (let round = 1; round <= 3; round++) {
         await terminate();
-        await sleep(200);
+        if (round === 3) break;
+        const gone = new Set(terminated.map((backend) => backend.pid));
+        await waitFor(
+          `the pool connected again after round ${round}`,
+          async () => (await sessionsOf(admin, db.name)).some((s) => !gone.has(s.pid)),
+          SESSIONS_TIMEOUT_MS,
+        );
       }
     },
     end: () => {},
   });
   assert.ok(isAlive(server.pid), `the server died:\n${server.output()}`);
+  const busy = terminated.filter((backend) => backend.state !== 'idle').length;
   t.diagnostic(
-    `terminate: ${terminated.length} backends terminated (${terminated.filter((state) => state !== 'idle').length} busy); answers by status ${JSON.stringify(run.byStatus)}, slowest ${run.slowestMs} ms`,
+    `terminate: ${terminated.length} backends terminated (${busy} busy); answers by status ${JSON.stringify(run.byStatus)}, slowest ${run.slowestMs} ms`,
   );
   await assertRecovered(t, server, db.url, run.sent);
 });
@@ -656,10 +749,22 @@ test('kill -9 of one of two instances under load: nothing it acknowledged is los
     async () => (toVictim.acknowledgedSince(0) >= 30 && toSurvivor.acknowledgedSince(0) >= 30) || undefined,
     10_000,
   );
+  // The victim's sessions, known by their client ports, so that PostgreSQL's clean-up can be seen.
+  const admin = await adminClient(t, db.url);
+  const pgPort = Number(new URL(db.url).port || 5432);
+  const victimPorts = new Set(clientPortsOf(victim.pid, pgPort));
+  const victimSessions = async () =>
+    (await sessionsOf(admin, db.name)).filter((s) => s.clientPort !== null && victimPorts.has(s.clientPort));
+  assert.ok((await victimSessions()).length > 0, 'the victim has sessions on PostgreSQL');
   const killedAt = now();
   await victim.kill();
   await toVictim.stop();
-  await sleep(1_500);
+  // PostgreSQL ends the dead client's sessions and rolls back what they held; the survivor goes on.
+  await waitFor(
+    "PostgreSQL ended the victim's sessions",
+    async () => (await victimSessions()).length === 0,
+    SESSIONS_TIMEOUT_MS,
+  );
   await waitFor(
     'orders acknowledged by the survivor since the kill',
     async () => toSurvivor.acknowledgedSince(killedAt) >= 30 || undefined,

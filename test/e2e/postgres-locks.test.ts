@@ -7,7 +7,11 @@ import test from 'node:test';
 import pg from 'pg';
 import { createDatabase, dropDatabase, uniqueDatabaseName } from '../helpers/postgres.js';
 import { SEED_PROFILE, startServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 import { postOrder } from '../helpers/wire.js';
+
+/** How long the two orders may take to reach the lock: under the 5 s lock timeout that then ends the first. */
+const LOCK_WAIT_SEEN_TIMEOUT_MS = 4_000;
 
 test('a book locked by a stalled peer holds up only that book: other books, reads and /health go on', {
   timeout: 60_000,
@@ -31,8 +35,25 @@ test('a book locked by a stalled peer holds up only that book: other books, read
     postOrder(server, held, { timeoutMs: 20_000 }),
     postOrder(server, held, { timeoutMs: 20_000 }),
   ];
-  await new Promise((resolve) => setTimeout(resolve, 4000));
-  // Meanwhile, four seconds into the wait and with every order connection taken:
+  // Both orders wait for the peer's lock, each on its own connection: every order connection is taken.
+  // Seen from a connection outside any transaction: inside one, pg_stat_activity stays as first read.
+  const observer = new pg.Client({ connectionString: url });
+  observer.on('error', () => {});
+  await observer.connect();
+  t.after(() => observer.end().catch(() => {}));
+  await waitFor(
+    'two sessions waiting for the book lock',
+    async () => {
+      const sessions = await observer.query<{ application_name: string; state: string; wait: string | null }>(
+        `SELECT application_name, state, wait_event_type || ':' || wait_event AS wait FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+      );
+      if (sessions.rows.filter((s) => s.wait?.startsWith('Lock:')).length === 2) return true;
+      throw new Error(`the sessions: ${JSON.stringify(sessions.rows)}`);
+    },
+    LOCK_WAIT_SEEN_TIMEOUT_MS,
+  );
+  // Meanwhile, while they wait and with every order connection taken:
   const health = await fetch(`${server.url}/health`);
   assert.equal(health.status, 200, `the instance stays ready: ${await health.text()}`);
   const other = postOrder(

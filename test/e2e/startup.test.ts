@@ -1,11 +1,15 @@
 // Start-up as a user meets it: bad configuration and bad profiles stop the server with one clear
-// line and exit code 2, nothing started; a missing profile is generated and said so.
+// line and exit code 2, nothing started and nothing stored; a missing profile is generated and said
+// so. On PostgreSQL (test/e2e/postgres/startup.test.ts) each test has a database of its own, which
+// must stay empty when start-up is refused.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type TestContext } from 'node:test';
+import { ownDatabaseUrl, storedAnything } from '../helpers/database.js';
+import { testStore } from '../helpers/postgres.js';
 import { get, runCli, startServer } from '../helpers/server.js';
 
 function tempDir(t: TestContext): string {
@@ -14,11 +18,16 @@ function tempDir(t: TestContext): string {
   return dir;
 }
 
-function envFor(dir: string, overrides: Record<string, string> = {}): Record<string, string> {
+/** A server's environment in `dir`, on a database of the test's own (a fresh one on PostgreSQL). */
+async function envFor(
+  t: TestContext,
+  dir: string,
+  overrides: Record<string, string> = {},
+): Promise<Record<string, string>> {
   return {
     PORT: '0',
     HOST: '127.0.0.1',
-    DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`,
+    DATABASE_URL: overrides.DATABASE_URL ?? (await ownDatabaseUrl(t, dir)),
     PROFILE_PATH: join(dir, 'profile.json'),
     LOG_DIR: join(dir, 'logs'),
     ...overrides,
@@ -45,25 +54,43 @@ const badSettings: [string, Record<string, string>, RegExp][] = [
     { RATE_LIMIT: '0' },
     /RATE_LIMIT must be an integer from 1 to 1000000 or off, got "0"/,
   ],
+  [
+    'DATABASE_URL is a postgres:// URL that does not parse',
+    { DATABASE_URL: 'postgres://ordergate:pw@[::1/ordergate' },
+    /DATABASE_URL is not a valid URL: "postgres:\/\/ordergate:\*\*\*@/,
+  ],
+  // A setting of the PostgreSQL store only (SQLite has no pool), checked once DATABASE_URL names one.
+  ...(testStore() === 'postgres'
+    ? [
+        [
+          'DATABASE_POOL_MAX is zero',
+          { DATABASE_POOL_MAX: '0' },
+          /DATABASE_POOL_MAX must be an integer from 1 to 200, got "0"/,
+        ] as [string, Record<string, string>, RegExp],
+      ]
+    : []),
 ];
 
 for (const [what, overrides, expected] of badSettings) {
   test(`serve refuses to start when ${what}: one line, exit code 2`, async (t) => {
     const dir = tempDir(t);
-    const result = await runCli(['serve'], { env: envFor(dir, overrides) });
+    const env = await envFor(t, dir, overrides);
+    const result = await runCli(['serve'], { env });
     assert.equal(result.code, 2);
     assert.match(result.stderr, expected);
     assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
-    assert.equal(existsSync(join(dir, 'db.sqlite')), false, 'nothing was created');
+    if (overrides.DATABASE_URL === undefined)
+      assert.equal(await storedAnything(env.DATABASE_URL!), false, 'nothing was created');
   });
 }
 
 test('serve refuses an unknown flag with exit code 2, and a flag wins over the environment', async (t) => {
   const dir = tempDir(t);
-  const unknown = await runCli(['serve', '--prot', '1'], { env: envFor(dir) });
+  const env = await envFor(t, dir);
+  const unknown = await runCli(['serve', '--prot', '1'], { env });
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /--prot/);
-  const flagWins = await runCli(['serve', '--port', 'x'], { env: envFor(dir, { PORT: '0' }) });
+  const flagWins = await runCli(['serve', '--port', 'x'], { env: { ...env, PORT: '0' } });
   assert.equal(flagWins.code, 2);
   assert.match(flagWins.stderr, /"x"/);
 });
@@ -91,13 +118,14 @@ for (const [what, text, expected] of badProfiles) {
   test(`serve refuses a profile that ${what}, naming the file, the user and the problem`, async (t) => {
     const dir = tempDir(t);
     writeFileSync(join(dir, 'profile.json'), text);
-    const result = await runCli(['serve'], { env: envFor(dir) });
+    const env = await envFor(t, dir);
+    const result = await runCli(['serve'], { env });
     assert.equal(result.code, 2, result.stdout + result.stderr);
     const output = result.stdout + result.stderr;
     assert.match(output, expected);
     assert.ok(output.includes(join(dir, 'profile.json')), 'the message names the file');
     assert.equal(
-      existsSync(join(dir, 'db.sqlite')),
+      await storedAnything(env.DATABASE_URL!),
       false,
       'nothing was stored: never a half-loaded profile',
     );
@@ -106,7 +134,11 @@ for (const [what, text, expected] of badProfiles) {
 
 test('a missing profile is generated with the seed defaults and the server says so', async (t) => {
   const dir = tempDir(t);
-  const server = await startServer(t, { dir, env: { PROFILE_PATH: join(dir, 'generated.json') } });
+  const server = await startServer(t, {
+    dir,
+    // A database of the test's own: startServer keeps (and so never drops) the database of a folder it is given.
+    env: { PROFILE_PATH: join(dir, 'generated.json'), DATABASE_URL: await ownDatabaseUrl(t, dir) },
+  });
   assert.match(server.output(), /no profile at .*generated\.json: generated one/);
   const profile = JSON.parse(readFileSync(join(dir, 'generated.json'), 'utf8'));
   assert.equal(Object.keys(profile).length, 3);

@@ -15,7 +15,9 @@ import { join } from 'node:path';
 import test, { type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { replay } from '../helpers/model.js';
+import { cannotRun, mayAttachToSibling, needs } from '../helpers/prerequisites.js';
 import { type Server, startServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 import {
   type ClientOrder,
   type LoggedOrder,
@@ -30,7 +32,6 @@ const TEST_TIMEOUT_MS = 180_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 /** How long the server may take to recover once a fault is gone. */
 const RECOVERY_TIMEOUT_MS = 15_000;
-const POLL_INTERVAL_MS = 100;
 const READ = { timeoutMs: REQUEST_TIMEOUT_MS } as const;
 
 /** Thirty users on one strategy and twenty instruments: every order writes thirty decisions (many pages). */
@@ -71,38 +72,12 @@ function run(
   });
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch {
     return false;
-  }
-}
-
-async function waitFor<T>(
-  what: string,
-  attempt: () => Promise<T | undefined>,
-  timeoutMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await attempt();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      assert.fail(
-        `${what}: not within ${timeoutMs} ms${last === undefined ? '' : ` (last: ${String(last)})`}`,
-      );
-    await sleep(POLL_INTERVAL_MS);
   }
 }
 
@@ -127,19 +102,29 @@ async function assertAnswersHealth(server: Server): Promise<void> {
   assert.equal(body.error, 'NOT_READY');
 }
 
-/** Polls GET /health until it is 200 again. */
-async function waitHealthy(server: Server): Promise<void> {
+/** Polls GET /health until its answer (status and body) satisfies `ok`. */
+async function waitHealth(
+  server: Server,
+  what: string,
+  ok: (status: number, body: Record<string, any>) => boolean,
+): Promise<void> {
   await waitFor(
-    'GET /health 200',
+    what,
     async () => {
       const response = await fetch(`${server.url}/health`, {
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
-      await response.arrayBuffer();
-      return response.status === 200 ? true : undefined;
+      const body = (await response.json()) as Record<string, any>;
+      if (ok(response.status, body)) return true;
+      throw new Error(`GET /health ${response.status} ${JSON.stringify(body)}`);
     },
     RECOVERY_TIMEOUT_MS,
   );
+}
+
+/** Polls GET /health until it is 200 again. */
+function waitHealthy(server: Server): Promise<void> {
+  return waitHealth(server, 'GET /health 200', (status) => status === 200);
 }
 
 /** A 503 STORE_UNAVAILABLE whose message names the cause. */
@@ -302,12 +287,15 @@ async function crashAndCheck(server: Server, profile: Profile, ledger: Ledger): 
 test('disk full: orders that do not fit get 503, the book stays on disk, and it recovers', {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
+  if (!needs(t, { commands: ['mount', 'umount', 'dd'], root: true, purpose: 'the disk-full test' })) return;
   const mountPoint = mkdtempSync(join(tmpdir(), 'ordergate-full-'));
   const mounted = await run('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mountPoint]);
   if (mounted.code !== 0) {
     rmSync(mountPoint, { recursive: true, force: true });
-    t.skip(
-      `cannot mount a tmpfs here (${mounted.stderr.trim() || mounted.code}): the disk-full test needs root and mount(8)`,
+    cannotRun(
+      t,
+      `cannot mount a tmpfs here (${mounted.stderr.trim() || mounted.code})`,
+      'the disk-full test needs root allowed to mount (CAP_SYS_ADMIN; not an unprivileged container)',
     );
     return;
   }
@@ -382,7 +370,7 @@ test('disk full: orders that do not fit get 503, the book stays on disk, and it 
 test('fsync fails (EIO injected by strace): every order in the window gets 503, then it recovers', {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
-  if (!(await haveStrace(t))) return;
+  if (!haveStrace(t)) return;
   const server = await startServer(t, { profile: SMALL_PROFILE });
   const ledger = new Ledger('fsync');
   await ledger.placeOk(server, ledger.order('STRATEGY_A', 'GRASIM', 'BUY'));
@@ -400,7 +388,13 @@ test('fsync fails (EIO injected by strace): every order in the window gets 503, 
   // One order alone, then the rest concurrently, then once more after the store has reset.
   const answers: Answer[] = [await place(server, window[0]!)];
   answers.push(...(await Promise.all(window.slice(1).map((order) => place(server, order)))));
-  await sleep(500);
+  // The store has reset since: ready again, or its reset failed too and is retried each second (the
+  // reset's checkpoint may need an fsync of its own), no longer the failed commit's 503.
+  await waitHealth(
+    server,
+    'GET /health: the store reset after the failed commits',
+    (status, body) => status === 200 || /waiting for the database .*retrying every second/.test(body.message),
+  );
   const last = ledger.order('STRATEGY_A', 'MINDA', 'BUY');
   window.push(last);
   answers.push(await place(server, last));
@@ -434,7 +428,7 @@ test('fsync fails (EIO injected by strace): every order in the window gets 503, 
 test('fsync fails, then recovery, then kill -9: the refused order never resurfaces', {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
-  if (!(await haveStrace(t))) return;
+  if (!haveStrace(t)) return;
   const server = await startServer(t, { profile: SMALL_PROFILE });
   const ledger = new Ledger('fsync-recovered');
   await ledger.placeOk(server, ledger.order('STRATEGY_A', 'GRASIM', 'BUY'));
@@ -456,7 +450,7 @@ test('fsync fails, then recovery, then kill -9: the refused order never resurfac
 test('fsync fails and the crash comes while the fault lasts: the 503 said the outcome is unknown', {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
-  if (!(await haveStrace(t))) return;
+  if (!haveStrace(t)) return;
   const server = await startServer(t, { profile: SMALL_PROFILE });
   const ledger = new Ledger('fsync-crash');
   await ledger.placeOk(server, ledger.order('STRATEGY_A', 'GRASIM', 'BUY'));
@@ -555,16 +549,15 @@ test('database files removed under the server: 503, and nothing acknowledged is 
 // ---------------------------------------------------------------------------------------------------
 // strace
 
-async function haveStrace(t: TestContext): Promise<boolean> {
-  if ((await run('strace', ['-V'])).code === 0) return true;
-  if (process.env.CI === undefined) {
-    t.skip('strace is not installed (apt-get install -y strace); set CI=1 to let the test install it');
-    return false;
-  }
-  const installed = await run('apt-get', ['install', '-y', 'strace'], 300_000);
-  if (installed.code === 0 && (await run('strace', ['-V'])).code === 0) return true;
-  t.skip(`strace is missing and apt-get install -y strace failed: ${installed.stderr.trim()}`);
-  return false;
+/** strace, allowed to attach to the server (a sibling process: root, or Yama's ptrace_scope 0). */
+function haveStrace(t: TestContext): boolean {
+  if (!needs(t, { commands: ['strace'], purpose: 'the fsync fault test' })) return false;
+  if (mayAttachToSibling()) return true;
+  return cannotRun(
+    t,
+    'the fsync fault tests attach strace to the server, which kernel.yama.ptrace_scope forbids to a non-root user',
+    'run the tests as root, or sysctl kernel.yama.ptrace_scope=0',
+  );
 }
 
 /** Attaches strace to every thread of the process and resolves once all of them are traced. */

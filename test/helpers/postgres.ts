@@ -3,9 +3,13 @@
 
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import test, { type TestContext, type TestOptions } from 'node:test';
 import pg from 'pg';
+import { waitFor } from './wait.js';
 
 const ADMIN_URL = process.env.ORDERGATE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** How long the machine's cluster may take to accept connections once started. */
+const POSTGRES_START_TIMEOUT_MS = 30_000;
 
 /** Which store the e2e tests run on; the files under test/e2e/postgres set it to 'postgres'. */
 export function testStore(): 'sqlite' | 'postgres' {
@@ -40,16 +44,14 @@ export function ensurePostgres(): Promise<void> {
         stdio: 'ignore',
       });
     }
-    for (let attempt = 0; ; attempt++) {
-      try {
+    await waitFor(
+      `PostgreSQL up at ${ADMIN_URL} after pg_ctlcluster start`,
+      async () => {
         await adminQuery('SELECT 1');
-        return;
-      } catch (error) {
-        if (attempt >= 30)
-          throw new Error(`PostgreSQL did not come up at ${ADMIN_URL}: ${(error as Error).message}`);
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
-    }
+        return true;
+      },
+      POSTGRES_START_TIMEOUT_MS,
+    );
   })();
   return started;
 }
@@ -75,4 +77,18 @@ export async function dropDatabase(name: string): Promise<void> {
 /** A database name unique to this test process and call. */
 export function uniqueDatabaseName(prefix = 'ordergate_test'): string {
   return `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6)}`;
+}
+
+/**
+ * Registers a test that only makes sense on one store (a SQLite file's corruption, pg_dump): on the
+ * other store it does not exist, rather than being skipped, and its name says which store it is for.
+ */
+export function testOn(
+  store: 'sqlite' | 'postgres',
+  name: string,
+  options: TestOptions,
+  fn: (t: TestContext) => Promise<void>,
+): void {
+  if (testStore() !== store) return;
+  test(`${store === 'sqlite' ? 'SQLite' : 'PostgreSQL'} only: ${name}`, options, fn);
 }
