@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { testStore } from '../helpers/postgres.js';
 import { runCli, startServer } from '../helpers/server.js';
-import { ordersInFlight, stallBook, until } from '../helpers/stall.js';
-import { attachStrace, needStrace, stopStrace } from '../helpers/strace.js';
+import { ordersInFlight, stallBook } from '../helpers/stall.js';
+import { attachStrace, haveStrace, stopStrace } from '../helpers/strace.js';
+import { waitFor } from '../helpers/wait.js';
 import { type Profile, postOrder, readLog } from '../helpers/wire.js';
 
 const IN_FLIGHT_MAX = 8;
@@ -33,7 +34,7 @@ test('ORDERS_IN_FLIGHT_MAX orders wait; the next gets 503 OVERLOADED at once, ap
   const waiting = Array.from({ length: IN_FLIGHT_MAX }, (_, i) =>
     postOrder(server, order(i), { timeoutMs: 30_000 }),
   );
-  await until(
+  await waitFor(
     'every order in flight',
     async () => ((await ordersInFlight(server)) === IN_FLIGHT_MAX ? true : undefined),
     4000,
@@ -66,7 +67,7 @@ test("an OVERLOADED answer says when to retry, in the seed's format too", async 
   const stall = await stallBook(server, 'S1', 'ACC');
   t.after(() => stall.release());
   const first = postOrder(server, order(0), { timeoutMs: 30_000 });
-  await until(
+  await waitFor(
     'one order in flight',
     async () => ((await ordersInFlight(server)) === 1 ? true : undefined),
     4000,
@@ -107,18 +108,18 @@ if (testStore() === 'sqlite')
       ]),
     );
     const server = await startServer(t, { profile });
-    if (!(await needStrace(t))) return;
+    if (!haveStrace(t, 'the stalled-disk test')) return;
     const buy = { strategy: 'BIG', instrument: 'ACC', position: 'BUY' };
     assert.equal((await postOrder(server, buy, { timeoutMs: 60_000 })).status, 200);
     // Every fsync waits a minute: the writer holds its first commit, and orders pile up behind it.
-    const strace = await attachStrace(t, server.pid, 'inject=fsync,fdatasync:delay_enter=60s');
+    const strace = await attachStrace(t, server.pid, ['-e', 'inject=fsync,fdatasync:delay_enter=60s']);
     const held: Promise<{ status: number; text: string }>[] = [];
     let refused: { status: number; text: string } | undefined;
     while (refused === undefined) {
       assert.ok(held.length < 200, 'no order was turned away');
       const reply = postOrder(server, buy, { timeoutMs: 120_000 });
       // Either it waits in flight (counted by /health) or it is answered at once: refused.
-      const inFlight = until(
+      const inFlight = waitFor(
         'the order in flight',
         async () => ((await ordersInFlight(server)) === held.length + 1 ? true : undefined),
         30_000,

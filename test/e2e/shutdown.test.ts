@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import test, { type TestContext } from 'node:test';
 import { testStore } from '../helpers/postgres.js';
 import { type Server, startServer } from '../helpers/server.js';
-import { ordersInFlight, stallBook, until } from '../helpers/stall.js';
-import { attachStrace, needStrace, stopStrace } from '../helpers/strace.js';
+import { ordersInFlight, stallBook } from '../helpers/stall.js';
+import { attachStrace, haveStrace, stopStrace } from '../helpers/strace.js';
+import { waitFor } from '../helpers/wait.js';
 import { postOrder, readLog } from '../helpers/wire.js';
 
 const IN_FLIGHT = 20;
@@ -41,7 +42,7 @@ async function stopWithOrdersInFlight(t: TestContext, server: Server) {
     const reply = await postOrder(server, order, { timeoutMs: 60_000 });
     return { id, status: reply.status, body: JSON.parse(reply.text) };
   });
-  await until(
+  await waitFor(
     `${IN_FLIGHT} orders in flight`,
     async () => ((await ordersInFlight(server)) === IN_FLIGHT ? true : undefined),
     10_000,
@@ -108,8 +109,8 @@ test('SIGTERM with orders held by a lock: every one is answered and the process 
 if (testStore() === 'sqlite')
   test('SIGTERM while every fsync stalls: after the drain time the orders get 503 UNKNOWN and the process exits', async (t) => {
     const server = await startServer(t, { profile: PROFILE });
-    if (!(await needStrace(t))) return;
-    const strace = await attachStrace(t, server.pid, 'inject=fsync,fdatasync:delay_enter=60s');
+    if (!haveStrace(t, 'the stalled-disk test')) return;
+    const strace = await attachStrace(t, server.pid, ['-e', 'inject=fsync,fdatasync:delay_enter=60s']);
     const { answers, exited, started } = await stopWithOrdersInFlight(t, server);
     // A thread inside a stalled fsync cannot end until the disk answers (so a real stuck disk holds the
     // process too): the disk recovers, and the server, which answered everything already, exits at once.

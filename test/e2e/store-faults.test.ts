@@ -7,16 +7,16 @@
 // is gone, across a kill -9 and a restart too.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { linkSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { linkSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test, { type TestContext } from 'node:test';
+import test from 'node:test';
 import Database from 'better-sqlite3';
 import { replay } from '../helpers/model.js';
-import { cannotRun, mayAttachToSibling, needs } from '../helpers/prerequisites.js';
+import { cannotRun, needs } from '../helpers/prerequisites.js';
 import { type Server, startServer } from '../helpers/server.js';
+import { attachStrace, haveStrace, stopStrace } from '../helpers/strace.js';
 import { waitFor } from '../helpers/wait.js';
 import {
   type ClientOrder,
@@ -370,7 +370,7 @@ test('disk full: orders that do not fit get 503, the book stays on disk, and it 
 test('fsync fails (EIO injected by strace): every order in the window gets 503, then it recovers', {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
-  if (!haveStrace(t)) return;
+  if (!haveStrace(t, 'the fsync fault test')) return;
   const server = await startServer(t, { profile: SMALL_PROFILE });
   const ledger = new Ledger('fsync');
   await ledger.placeOk(server, ledger.order('STRATEGY_A', 'GRASIM', 'BUY'));
@@ -428,7 +428,7 @@ test('fsync fails (EIO injected by strace): every order in the window gets 503, 
 test('fsync fails, then recovery, then kill -9: the refused order never resurfaces', {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
-  if (!haveStrace(t)) return;
+  if (!haveStrace(t, 'the fsync fault test')) return;
   const server = await startServer(t, { profile: SMALL_PROFILE });
   const ledger = new Ledger('fsync-recovered');
   await ledger.placeOk(server, ledger.order('STRATEGY_A', 'GRASIM', 'BUY'));
@@ -450,7 +450,7 @@ test('fsync fails, then recovery, then kill -9: the refused order never resurfac
 test('fsync fails and the crash comes while the fault lasts: the 503 said the outcome is unknown', {
   timeout: TEST_TIMEOUT_MS,
 }, async (t) => {
-  if (!haveStrace(t)) return;
+  if (!haveStrace(t, 'the fsync fault test')) return;
   const server = await startServer(t, { profile: SMALL_PROFILE });
   const ledger = new Ledger('fsync-crash');
   await ledger.placeOk(server, ledger.order('STRATEGY_A', 'GRASIM', 'BUY'));
@@ -545,62 +545,3 @@ test('database files removed under the server: 503, and nothing acknowledged is 
   await assertBookMatches(server, SMALL_PROFILE, ledger, 'after the files were restored');
   await crashAndCheck(server, SMALL_PROFILE, ledger);
 });
-
-// ---------------------------------------------------------------------------------------------------
-// strace
-
-/** strace, allowed to attach to the server (a sibling process: root, or Yama's ptrace_scope 0). */
-function haveStrace(t: TestContext): boolean {
-  if (!needs(t, { commands: ['strace'], purpose: 'the fsync fault test' })) return false;
-  if (mayAttachToSibling()) return true;
-  return cannotRun(
-    t,
-    'the fsync fault tests attach strace to the server, which kernel.yama.ptrace_scope forbids to a non-root user',
-    'run the tests as root, or sysctl kernel.yama.ptrace_scope=0',
-  );
-}
-
-/** Attaches strace to every thread of the process and resolves once all of them are traced. */
-async function attachStrace(t: TestContext, pid: number, inject: readonly string[]): Promise<ChildProcess> {
-  const strace = spawn(
-    'strace',
-    ['-f', '-qq', '-o', '/dev/null', '-p', String(pid), '-e', 'trace=fsync,fdatasync', ...inject],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  strace.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  t.after(() => stopStrace(strace));
-  await waitFor(
-    'strace attached to every thread of the server',
-    async () => {
-      assert.ok(strace.exitCode === null && strace.signalCode === null, `strace exited: ${stderr}`);
-      return tracedBy(pid, strace.pid!) ? true : undefined;
-    },
-    RECOVERY_TIMEOUT_MS,
-  );
-  return strace;
-}
-
-function tracedBy(pid: number, tracer: number): boolean {
-  try {
-    const tasks = readdirSync(`/proc/${pid}/task`);
-    return tasks.every((tid) => {
-      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-      return /^TracerPid:\s*(\d+)$/m.exec(status)?.[1] === String(tracer);
-    });
-  } catch {
-    return false;
-  }
-}
-
-/** Ends the fault: strace detaches on SIGTERM (SIGKILL if it lingers). */
-async function stopStrace(strace: ChildProcess): Promise<void> {
-  if (strace.exitCode !== null || strace.signalCode !== null) return;
-  const exited = once(strace, 'exit');
-  strace.kill('SIGTERM');
-  const timer = setTimeout(() => strace.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}

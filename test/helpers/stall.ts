@@ -43,29 +43,6 @@ export async function stallBook(server: Server, strategy: string, instrument: st
   };
 }
 
-/** Polls until the condition holds, or fails saying what did not happen within the time. */
-export async function until<T>(
-  what: string,
-  attempt: () => Promise<T | undefined>,
-  timeoutMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await attempt();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `${what}: not within ${timeoutMs} ms${last === undefined ? '' : ` (last: ${String(last)})`}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /** The orders a server says are in flight, from GET /health. */
 export async function ordersInFlight(server: Server): Promise<number | undefined> {
   const response = await fetch(`${server.url}/health`);

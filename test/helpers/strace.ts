@@ -1,38 +1,41 @@
 // Real faults in a running server's fsyncs, injected with strace (Debian's package): an error (EIO) or
 // a delay of any length (a stalled disk). strace attaches to every thread; detaching ends the fault,
-// and a delayed fsync then completes. Needs strace and the right to trace the process: in CI a test
-// that cannot have them fails; elsewhere it skips, saying what to install.
+// and a delayed fsync then completes. Needs strace and the right to attach to the server (root, or
+// Yama's ptrace_scope 0): without them a test skips saying why, and in CI fails (prerequisites.ts).
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
-import { until } from './stall.js';
+import { cannotRun, mayAttachToSibling, needs } from './prerequisites.js';
+import { waitFor } from './wait.js';
 
 const ATTACH_TIMEOUT_MS = 15_000;
 
-function hasStrace(): Promise<boolean> {
-  return new Promise((resolve) => execFile('strace', ['-V'], (error) => resolve(error === null)));
-}
-
-/** True when strace can run here; otherwise the test is skipped (or, in CI, fails) saying why. */
-export async function needStrace(t: TestContext): Promise<boolean> {
-  if (await hasStrace()) return true;
-  const why = 'strace is not installed (apt-get install -y strace; .ci/run installs it)';
-  if (process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false')
-    throw new Error(`${why}: in CI this test must run`);
-  t.skip(why);
-  return false;
+/** strace, allowed to attach to the server (a sibling process: root, or Yama's ptrace_scope 0). */
+export function haveStrace(t: TestContext, purpose: string): boolean {
+  if (!needs(t, { commands: ['strace'], purpose })) return false;
+  if (mayAttachToSibling()) return true;
+  return cannotRun(
+    t,
+    `${purpose} attaches strace to the server, which kernel.yama.ptrace_scope forbids to a non-root user`,
+    'run the tests as root, or sysctl kernel.yama.ptrace_scope=0',
+  );
 }
 
 /**
  * Attaches strace to every thread of the process, tracing fsync and fdatasync with `inject` (e.g.
- * `inject=fsync,fdatasync:delay_enter=30s`), and resolves once every thread is traced.
+ * `['-e', 'inject=fsync,fdatasync:delay_enter=60s']`), and resolves once every thread is traced.
  */
-export async function attachStrace(t: TestContext, pid: number, inject: string): Promise<ChildProcess> {
+export async function attachStrace(
+  t: TestContext,
+  pid: number,
+  inject: readonly string[],
+): Promise<ChildProcess> {
   const strace = spawn(
     'strace',
-    ['-f', '-qq', '-o', '/dev/null', '-p', String(pid), '-e', 'trace=fsync,fdatasync', '-e', inject],
+    ['-f', '-qq', '-o', '/dev/null', '-p', String(pid), '-e', 'trace=fsync,fdatasync', ...inject],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -40,10 +43,10 @@ export async function attachStrace(t: TestContext, pid: number, inject: string):
     stderr += chunk.toString();
   });
   t.after(() => stopStrace(strace));
-  await until(
+  await waitFor(
     `strace attached to every thread of ${pid}`,
     async () => {
-      if (strace.exitCode !== null || strace.signalCode !== null) throw new Error(`strace exited: ${stderr}`);
+      assert.ok(strace.exitCode === null && strace.signalCode === null, `strace exited: ${stderr}`);
       return tracedBy(pid, strace.pid!) ? true : undefined;
     },
     ATTACH_TIMEOUT_MS,
