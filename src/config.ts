@@ -11,6 +11,10 @@ export interface Config {
   readonly database: DatabaseConfig;
   readonly profilePath: string;
   readonly logDir: string;
+  /** A log file takes no line past this many bytes; the next line starts the day's next part. */
+  readonly logFileBytesMax: number;
+  /** Log files (ordergate's names only) kept in logDir; the oldest are deleted first. */
+  readonly logFilesMax: number;
   readonly universePath: string;
   /** Requests a second each API key (each client address in open mode) may make; null: no limit. */
   readonly keyRequestsPerSecondMax: number | null;
@@ -44,6 +48,27 @@ interface Setting {
  */
 const RATE_LIMIT_DEFAULT = 20_000;
 
+/**
+ * Orders in flight (decided or queued, not yet answered) by default: a second of the fastest rate
+ * measured here, each holding a few KiB; far more than the connections a desk's engines open.
+ */
+const ORDERS_IN_FLIGHT_MAX_DEFAULT = 10_000;
+const ORDERS_IN_FLIGHT_MAX_LIMIT = 1_000_000;
+
+/**
+ * Bytes per log file by default: at 2,000 orders/s (≈ 280 bytes a line) a new part every ≈ 8 minutes,
+ * each small enough to open in an editor or copy off the machine.
+ */
+const LOG_FILE_BYTES_MAX_DEFAULT = 256 * 1024 * 1024;
+/** The smallest LOG_FILE_BYTES_MAX: a few order lines; a line longer than a file gets a file of its own. */
+const LOG_FILE_BYTES_MAX_LOWEST = 4096;
+/** The largest LOG_FILE_BYTES_MAX: 1 TiB, well past what a day's file holds at any rate measured. */
+const LOG_FILE_BYTES_MAX_LIMIT = 2 ** 40;
+/** Log files kept by default: with the default size, at most 16 GiB; at one file a day, two months. */
+const LOG_FILES_MAX_DEFAULT = 64;
+/** The most log files that can be kept: each rotation lists the folder to find the oldest. */
+const LOG_FILES_MAX_LIMIT = 10_000;
+
 export const SETTINGS = {
   port: { env: 'PORT', flag: 'port', fallback: '8080', help: 'TCP port to listen on (0 picks a free one)' },
   host: { env: 'HOST', flag: 'host', fallback: '0.0.0.0', help: 'address to listen on' },
@@ -71,11 +96,23 @@ export const SETTINGS = {
     fallback: 'Logs',
     help: 'folder of the daily log files log_YYYY-MM-DD.log',
   },
+  logFileBytesMax: {
+    env: 'LOG_FILE_BYTES_MAX',
+    flag: 'log-file-bytes-max',
+    fallback: String(LOG_FILE_BYTES_MAX_DEFAULT),
+    help: `bytes a log file may hold before the next part starts (log_YYYY-MM-DD.1.log …), ${LOG_FILE_BYTES_MAX_LOWEST} to ${LOG_FILE_BYTES_MAX_LIMIT}`,
+  },
+  logFilesMax: {
+    env: 'LOG_FILES_MAX',
+    flag: 'log-files-max',
+    fallback: String(LOG_FILES_MAX_DEFAULT),
+    help: `log files kept in the log folder, the oldest deleted first, 1 to ${LOG_FILES_MAX_LIMIT}`,
+  },
   ordersInFlightMax: {
     env: 'ORDERS_IN_FLIGHT_MAX',
     flag: 'orders-in-flight-max',
-    fallback: String(10_000),
-    help: 'orders decided or queued but not yet answered, at most (past it: 503 OVERLOADED), 1 to 1000000',
+    fallback: String(ORDERS_IN_FLIGHT_MAX_DEFAULT),
+    help: `orders decided or queued but not yet answered, at most (past it: 503 OVERLOADED), 1 to ${ORDERS_IN_FLIGHT_MAX_LIMIT}`,
   },
   rateLimit: {
     env: 'RATE_LIMIT',
@@ -126,12 +163,23 @@ export function loadConfig(
   if (profilePath.trim() === '') problems.push('PROFILE_PATH must not be empty');
   const logDir = read(SETTINGS.logDir);
   if (logDir.trim() === '') problems.push('LOG_DIR must not be empty');
+  const logFileBytesMax = integerOf(
+    SETTINGS.logFileBytesMax,
+    read(SETTINGS.logFileBytesMax),
+    [LOG_FILE_BYTES_MAX_LOWEST, LOG_FILE_BYTES_MAX_LIMIT],
+    problems,
+  );
+  const logFilesMax = integerOf(
+    SETTINGS.logFilesMax,
+    read(SETTINGS.logFilesMax),
+    [1, LOG_FILES_MAX_LIMIT],
+    problems,
+  );
   const keyRequestsPerSecondMax = rateLimitOf(read(SETTINGS.rateLimit), problems);
   const ordersInFlightMax = integerOf(
-    SETTINGS.ordersInFlightMax.env,
+    SETTINGS.ordersInFlightMax,
     read(SETTINGS.ordersInFlightMax),
-    1,
-    1_000_000,
+    [1, ORDERS_IN_FLIGHT_MAX_LIMIT],
     problems,
   );
   if (problems.length > 0) throw new ConfigError(problems.join('; '));
@@ -142,17 +190,27 @@ export function loadConfig(
     database: database!,
     profilePath: resolve(profilePath),
     logDir: resolve(logDir),
+    logFileBytesMax,
+    logFilesMax,
     universePath: resolve(UNIVERSE_PATH),
     keyRequestsPerSecondMax,
     ordersInFlightMax,
   };
 }
 
-function integerOf(name: string, text: string, min: number, max: number, problems: string[]): number {
+/** A whole number of the setting within [lowest, highest], digits only. */
+function integerOf(
+  setting: Setting,
+  text: string,
+  [lowest, highest]: readonly [number, number],
+  problems: string[],
+): number {
   const number = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (Number.isSafeInteger(number) && number >= min && number <= max) return number;
-  problems.push(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
-  return min;
+  if (Number.isSafeInteger(number) && number >= lowest && number <= highest) return number;
+  problems.push(
+    `${setting.env} must be an integer from ${lowest} to ${highest}, got ${JSON.stringify(text)}`,
+  );
+  return lowest;
 }
 
 function rateLimitOf(text: string, problems: string[]): number | null {

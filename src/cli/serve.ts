@@ -68,7 +68,11 @@ export async function runServe(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const logs = createLogs(config.logDir, { terminal: true });
+  const logs = createLogs(config.logDir, {
+    terminal: true,
+    fileBytesMax: config.logFileBytesMax,
+    filesMax: config.logFilesMax,
+  });
   try {
     return await serve(config, logs);
   } finally {
