@@ -57,24 +57,21 @@ export function createAuthFailures(
   const inFlight = new Map<string, number>();
   const waiting = new Map<string, (() => void)[]>();
 
-  const failuresOf = (address: string, nowMs: number): number => {
-    if (windows.size === 0) return 0;
+  // Both return at once while no address has failed: the cost of a valid key's request.
+  const windowOf = (address: string): Window | undefined => {
+    if (windows.size === 0) return undefined;
     const window = windows.get(address);
-    if (window === undefined) return 0;
-    if (window.endMs > nowMs) return window.failures;
+    if (window === undefined || window.endMs > now()) return window;
     windows.delete(address);
-    return 0;
+    return undefined;
   };
   const heldBackMs = (address: string): number => {
-    const nowMs = now();
-    if (failuresOf(address, nowMs) < AUTH_FAILURES_MAX) return 0;
-    return windows.get(address)!.endMs - nowMs;
+    const window = windowOf(address);
+    if (window === undefined || window.failures < AUTH_FAILURES_MAX) return 0;
+    return window.endMs - now();
   };
   const record = (address: string): void => {
-    const nowMs = now();
-    const failures = failuresOf(address, nowMs);
-    const window =
-      failures === 0 ? { endMs: nowMs + AUTH_FAILURE_WINDOW_MS, failures } : windows.get(address)!;
+    const window = windowOf(address) ?? { endMs: now() + AUTH_FAILURE_WINDOW_MS, failures: 0 };
     window.failures++;
     windows.delete(address);
     windows.set(address, window);
@@ -85,7 +82,7 @@ export function createAuthFailures(
     const held = heldBackMs(address);
     if (held > 0) return refuse(held, 'failures');
     const running = inFlight.get(address) ?? 0;
-    if (running < AUTH_FAILURES_MAX - failuresOf(address, now())) {
+    if (running < AUTH_FAILURES_MAX - (windowOf(address)?.failures ?? 0)) {
       inFlight.set(address, running + 1);
       return lookUp();
     }
