@@ -2,12 +2,21 @@
 // the key is looked up in the database on every request, never cached, so that a revoke counts at
 // once on every instance, and its role decides the routes it may use. While no key exists at all,
 // the server runs open, as the original exercise did; the first key closes it, checked per request.
+// Since every lookup costs the database, an address that keeps failing is refused before its lookup.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Logger } from 'pino';
 import type { ActiveKey, KeyRole, KeyStore } from '../store/key-store.js';
 import { StoreError } from '../store/store.js';
 import { parseToken, secretMatches } from '../tokens.js';
+import {
+  AUTH_CHECKS_WAITING_MAX,
+  AUTH_FAILURE_WINDOW_MS,
+  AUTH_FAILURES_MAX,
+  type AuthFailures,
+  createAuthFailures,
+  type HeldBack,
+} from './auth-failures.js';
 import { HttpError } from './errors.js';
 
 /**
@@ -82,13 +91,13 @@ export function useAuthentication(
       route.config = { ...route.config, access: 'public' };
   });
   const noteUse = lastUseRecorder(keys, logger);
+  const failures = failureCounter(logger);
   // Callback hooks, not async ones: they run on every request (see app.ts).
   app.addHook('onRequest', (request, reply, done) => {
     // routeOptions is built anew at each read: read it once.
     const access = request.routeOptions.config.access;
     if (access === 'public') return done();
     const token = tokenOf(request);
-    if (token instanceof HttpError) return refuse(reply, done, token);
     if (token === undefined) {
       openMode.isOpen().then(
         (open) => (open ? done() : refuse(reply, done, new HttpError('UNAUTHORIZED', NEEDS_KEY))),
@@ -96,18 +105,7 @@ export function useAuthentication(
       );
       return;
     }
-    const parsed = parseToken(token);
-    if (parsed === null) return refuse(reply, done, new HttpError('UNAUTHORIZED', UNKNOWN_KEY));
-    keys.findActive(parsed.id).then(
-      (key) => {
-        if (key === undefined || !secretMatches(parsed.secret, key.secretSha256))
-          return refuse(reply, done, new HttpError('UNAUTHORIZED', UNKNOWN_KEY));
-        request.apiKey = { id: key.id, role: key.role, strategy: key.strategy };
-        noteUse(key.id);
-        done(refusal(key, access, request));
-      },
-      (error: Error) => done(unavailable(error)),
-    );
+    checkToken(token, access, request, reply, done, { keys, failures, noteUse });
   });
   // A strategy key's strategy is in the body: checked once the body is parsed and valid.
   app.addHook('preHandler', (request, _reply, done) => {
@@ -122,6 +120,53 @@ export function useAuthentication(
       ),
     );
   });
+}
+
+interface TokenCheck {
+  readonly keys: KeyStore;
+  readonly failures: AuthFailures;
+  readonly noteUse: (id: string) => void;
+}
+
+/**
+ * Refuses a request's token before anything is made of it while its address is held back; counts it
+ * as a failure when it is not valid; looks its key up once the address may have one more lookup.
+ */
+function checkToken(
+  token: string | HttpError,
+  access: Access | undefined,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+  { keys, failures, noteUse }: TokenCheck,
+): void {
+  const address = request.ip;
+  const heldBackMs = failures.heldBackMs(address);
+  if (heldBackMs > 0) return done(heldBack(reply, address, heldBackMs, 'failures'));
+  const parsed = token instanceof HttpError ? token : parseToken(token);
+  if (parsed instanceof HttpError || parsed === null) {
+    failures.record(address);
+    return refuse(reply, done, parsed ?? new HttpError('UNAUTHORIZED', UNKNOWN_KEY));
+  }
+  failures.admit(
+    address,
+    () =>
+      keys.findActive(parsed.id).then(
+        (key) => {
+          const valid = key !== undefined && secretMatches(parsed.secret, key.secretSha256);
+          failures.settled(address, !valid);
+          if (!valid) return refuse(reply, done, new HttpError('UNAUTHORIZED', UNKNOWN_KEY));
+          request.apiKey = { id: key.id, role: key.role, strategy: key.strategy };
+          noteUse(key.id);
+          done(refusal(key, access, request));
+        },
+        (error: Error) => {
+          failures.settled(address, false);
+          done(unavailable(error));
+        },
+      ),
+    (ms, why) => done(heldBack(reply, address, ms, why)),
+  );
 }
 
 /** The token of either header; an HttpError when a header is malformed or the two disagree. */
@@ -155,6 +200,33 @@ function refusal(key: ActiveKey, access: Access | undefined, request: FastifyReq
 function refuse(reply: FastifyReply, done: HookHandlerDoneFunction, error: HttpError): void {
   if (error.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="ordergate"');
   done(error);
+}
+
+/** Every 401 for a token counts against the client address, malformed ones too: they are guesses as well. */
+function failureCounter(logger: Logger): AuthFailures {
+  return createAuthFailures((address) =>
+    logger.warn(
+      { address, failures: AUTH_FAILURES_MAX, windowMs: AUTH_FAILURE_WINDOW_MS },
+      'too many failed authentications from one address: its requests with a key get 429 until the window ends',
+    ),
+  );
+}
+
+/** 429 with Retry-After in whole seconds, rounded up so that a client that waits it out is let in. */
+function heldBack(reply: FastifyReply, address: string, heldBackMs: number, why: HeldBack): HttpError {
+  const retryAfterS = Math.ceil(heldBackMs / 1000);
+  reply.header('retry-after', String(retryAfterS));
+  if (why === 'waiting') {
+    return new HttpError(
+      'AUTH_RATE_LIMITED',
+      `${AUTH_CHECKS_WAITING_MAX} requests from ${address} are already waiting for their API key to be checked; retry in ${retryAfterS} s`,
+    );
+  }
+  return new HttpError(
+    'AUTH_RATE_LIMITED',
+    `${AUTH_FAILURES_MAX} requests from ${address} in ${AUTH_FAILURE_WINDOW_MS / 1000} s had an API key that is not valid: ` +
+      `every request with a key from this address is refused for ${retryAfterS} s more; check the key the client sends`,
+  );
 }
 
 function unavailable(error: Error): StoreError {

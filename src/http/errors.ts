@@ -48,6 +48,11 @@ export const HTTP_ERRORS = {
     description:
       'The key (in open mode, the address) sent over RATE_LIMIT requests in a second; Retry-After says in how many seconds to try again.',
   },
+  AUTH_RATE_LIMITED: {
+    status: 429,
+    description:
+      'The client address is held back before its key is looked up: it sent AUTH_FAILURES_MAX (20) requests with a key that was not valid (401) within AUTH_FAILURE_WINDOW_MS (10 s), or has AUTH_CHECKS_WAITING_MAX (1000) requests waiting for their key to be checked; Retry-After says in how many seconds to try again.',
+  },
   STORE_UNAVAILABLE: {
     status: 503,
     description:
