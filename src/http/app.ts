@@ -143,6 +143,9 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   orderRoutes(app, services);
   bookRoutes(app, services);
   exportRoutes(app, services);
+  // A client that sends its order and half-closes the connection (HTTP/1.0 tools, `nc -q`) still reads
+  // the answer: by default Node drops the request at the half-close, after the order may be applied.
+  (app.server as typeof app.server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   return app;
 }
 

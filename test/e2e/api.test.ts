@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import test from 'node:test';
 import { get, post, startServer } from '../helpers/server.js';
@@ -183,4 +184,27 @@ test('a retry with the same client_order_id returns the original answer and appl
   assert.equal(viaHeader.body.order_id, first.body.order_id);
   assert.equal(viaHeader.body.RESPONSE, 'ACCEPTED');
   assert.equal((await get(`${server.url}/orders`)).body.orders.length, 1, 'one order in the log');
+});
+
+test('a client that half-closes its connection after the order still gets the answer', async (t) => {
+  const server = await startServer(t, { profile: PROFILE });
+  const body = JSON.stringify({ strategy: 'S1', instrument: 'ACC', position: 'BUY' });
+  const { port } = new URL(server.url);
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => {
+      socket.end(
+        `POST /orders HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    });
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
+  });
+  assert.match(answer, /^HTTP\/1\.1 200 /);
+  assert.match(answer, /"status":"ACCEPTED"/);
+  assert.equal((await get(`${server.url}/orders`)).body.orders.length, 1);
 });
