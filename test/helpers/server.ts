@@ -110,9 +110,9 @@ export async function startServer(t: TestContext, options: ServerOptions = {}): 
   };
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) await server.kill();
-    if (options.dir !== undefined) return;
-    rmSync(dir, { recursive: true, force: true });
+    // A database named after a folder the test brought is this server's too: dropped (if still there).
     if (databaseUrl.startsWith('postgres')) await dropDatabase(pgName);
+    if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
   });
   return server;
 }
