@@ -9,7 +9,7 @@ import { HttpError } from './errors.js';
 const WINDOW_MS = 1000;
 
 /** Counters kept: one per key or address seen in the last second; the least recent is dropped beyond. */
-const COUNTERS_MAX = 10_000;
+export const COUNTERS_MAX = 10_000;
 
 /** Registers the limit before the routes (it attaches to each route as it is added); null: no limit. */
 export async function useRateLimit(app: FastifyInstance, requestsPerSecondMax: number | null): Promise<void> {

@@ -43,13 +43,13 @@ import { type PgUsers, syncProfilePostgres } from './profile-sync.js';
  * connections orders need; at most READS_IN_FLIGHT_MAX reads wait for one, and past that a read gets
  * 503 OVERLOADED at once. A read that waits longer than the pool's connect timeout gets 503 too.
  */
-const READ_POOL_MAX = 4;
-const READS_IN_FLIGHT_MAX = 64;
+export const READ_POOL_MAX = 4;
+export const READS_IN_FLIGHT_MAX = 64;
 /**
  * The per-request key lookups have two connections, and the health probe one of its own: a flood of
  * unknown tokens can fill the first, never the second.
  */
-const KEY_POOL_MAX = 2;
+export const KEY_POOL_MAX = 2;
 
 /** How often readiness is probed; a connection fault marks the store not ready at once. */
 const HEALTH_PROBE_INTERVAL_MS = 1000;
