@@ -47,7 +47,7 @@ const LIMITS: Record<string, number> = {
 const UNITS: Record<string, number> = { KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, s: 1000, ms: 1 };
 
 /** "4 MiB" → 4194304, "10 s" → 10000 (limits in time are kept in ms), "1000 rows" → 1000. */
-function valueOf(cell: string): number {
+function amountOf(cell: string): number {
   const match = /^(\d+)\s*(\S+)?/.exec(cell);
   assert.ok(match, `a value that starts with a number: ${cell}`);
   return Number(match[1]) * (UNITS[match[2] ?? ''] ?? 1);
@@ -55,7 +55,7 @@ function valueOf(cell: string): number {
 
 test("README's table of limits holds every limit, each with the code's value", () => {
   const rows = readmeTable('limits');
-  const documented = new Map(rows.map(([name, value]) => [name!, valueOf(value!)]));
+  const documented = new Map(rows.map(([name, value]) => [name!, amountOf(value!)]));
   for (const [name, value] of Object.entries(LIMITS)) {
     assert.ok(documented.has(name), `${name} is not in the README's table of limits`);
     assert.equal(
