@@ -2,12 +2,14 @@
 // each scenario of issue #4 with a real HTTP load generator, prints one table and writes the same
 // figures to bench/results/latest.json. Targets are goals printed beside the figures, never asserted.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { parseFlags, readUniverse, UsageError } from '../src/cli/args.js';
 import { createRandom } from '../src/domain/random.js';
+import { WAL_BYTES_MAX, WAL_OVERSHOOT_BYTES_MAX } from '../src/store/sqlite/writer-protocol.js';
 import {
   FANOUT_USERS,
   type FanoutRun,
@@ -75,6 +77,9 @@ const LATENCY_RATE = 1000;
 const PG_LATENCY_RATE = 200;
 const SMALL_PROFILE_USERS = 20;
 const BODY_COUNT = 1000;
+/** The WAL file's documented bound (README): the limit, the overshoot allowed, and one commit. */
+const WAL_PEAK_BYTES_MAX = WAL_BYTES_MAX + WAL_OVERSHOOT_BYTES_MAX + 8 * 1024 * 1024;
+const WAL_SAMPLE_INTERVAL_MS = 20;
 const RESULTS = join(ROOT, 'bench/results/latest.json');
 
 const USAGE = `Usage: npm run bench -- [--only LIST] [--quick] [--load-generator auto|wrk|autocannon]
@@ -184,11 +189,23 @@ async function throughput(context: Context): Promise<Outcome> {
     return { rows: [rowsOf('throughput')('skipped', generator)], figures: { skipped: generator } };
   }
   const { warmupSeconds, throughputSeconds } = context.durations;
+  let walPeakBytes = 0;
+  let dbBytesPerOrder = 0;
   const load = async (
     name: string,
     start: () => Promise<{ proc: Proc; url: string }>,
+    dbPath?: string,
   ): Promise<LoadResult> => {
     const server = await start();
+    const sampler =
+      dbPath === undefined
+        ? undefined
+        : setInterval(() => {
+            walPeakBytes = Math.max(
+              walPeakBytes,
+              statSync(`${dbPath}-wal`, { throwIfNoEntry: false })?.size ?? 0,
+            );
+          }, WAL_SAMPLE_INTERVAL_MS);
     try {
       const options = {
         url: server.url,
@@ -207,13 +224,19 @@ async function throughput(context: Context): Promise<Outcome> {
       );
       return result;
     } finally {
+      clearInterval(sampler);
       await stopGracefully(server.proc);
+      if (dbPath !== undefined) dbBytesPerOrder = bytesPerOrder(dbPath);
     }
   };
   const bare = await load('bare Fastify', startBare);
-  const ordergate = await load('ordergate', () =>
-    startOrdergate(join(context.dir, 'throughput'), context.smallProfile),
+  const dir = join(context.dir, 'throughput');
+  const ordergate = await load(
+    'ordergate',
+    () => startOrdergate(dir, context.smallProfile),
+    join(dir, 'ordergate.db'),
   );
+  context.progress(`peak WAL ${mib(walPeakBytes)}, database ${format.int(dbBytesPerOrder)} bytes per order`);
   const ratio = bare.requestsPerSecond === 0 ? 0 : ordergate.requestsPerSecond / bare.requestsPerSecond;
   const errors = ordergate.non2xx + ordergate.socketErrors;
   const how = `${generator.kind}, ${CONNECTIONS} conn, ${throughputSeconds} s`;
@@ -224,6 +247,13 @@ async function throughput(context: Context): Promise<Outcome> {
     // A rate earned with errors means nothing, so errors fail the ratio too.
     row('ordergate / bare Fastify', ratio.toFixed(2), '≥ 0.80', ratio >= 0.8 && errors === 0),
     row('ordergate non-2xx + socket errors', format.int(errors), '0', errors === 0),
+    row(
+      'peak WAL file during the ordergate run',
+      mib(walPeakBytes),
+      `≤ ${mib(WAL_PEAK_BYTES_MAX)}`,
+      walPeakBytes <= WAL_PEAK_BYTES_MAX,
+    ),
+    row('database growth per order', `${format.int(dbBytesPerOrder)} bytes`),
   ];
   const bareErrors = bare.non2xx + bare.socketErrors;
   if (bareErrors > 0) rows.push(row('bare non-2xx + socket errors', format.int(bareErrors), '0', false));
@@ -237,8 +267,25 @@ async function throughput(context: Context): Promise<Outcome> {
       bare,
       ordergate,
       ratio,
+      walPeakBytes,
+      dbBytesPerOrder,
     },
   };
+}
+
+/** The database file's size over the orders it holds, once the server has stopped and checkpointed. */
+function bytesPerOrder(dbPath: string): number {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    const orders = db.prepare('SELECT count(*) FROM orders').pluck().get() as number;
+    return orders === 0 ? 0 : statSync(dbPath).size / orders;
+  } finally {
+    db.close();
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 async function latency(context: Context): Promise<Outcome> {

@@ -17,7 +17,8 @@ import { BODY_BYTES_MAX } from '../src/http/error-answer.js';
 import { COUNTERS_MAX } from '../src/http/rate-limit.js';
 import { PAGE_BYTES_MAX, PAGE_LIMIT_MAX } from '../src/store/page.js';
 import { KEY_POOL_MAX, READ_POOL_MAX, READS_IN_FLIGHT_MAX } from '../src/store/postgres/pg-store.js';
-import { ANSWER_BYTES_IN_FLIGHT_MAX } from '../src/store/sqlite/sqlite-store.js';
+import { ANSWER_BYTES_IN_FLIGHT_MAX, WRITER_ANSWER_MS_MAX } from '../src/store/sqlite/sqlite-store.js';
+import { WAL_BYTES_MAX, WAL_OVERSHOOT_BYTES_MAX } from '../src/store/sqlite/writer-protocol.js';
 import { readmeTable } from './helpers/readme.js';
 
 /** Every limit, by the name the README gives it: a constant, or a setting's default. */
@@ -32,6 +33,9 @@ const LIMITS: Record<string, number> = {
   SUBSCRIPTIONS_PER_USER_MAX,
   INSTRUMENTS_PER_STRATEGY_MAX,
   SHUTDOWN_DRAIN_MS,
+  WAL_BYTES_MAX,
+  WAL_OVERSHOOT_BYTES_MAX,
+  WRITER_ANSWER_MS_MAX,
   AUTH_FAILURES_MAX,
   AUTH_FAILURE_WINDOW_MS,
   AUTH_FAILURE_ADDRESSES_MAX,

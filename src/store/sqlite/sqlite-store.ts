@@ -32,7 +32,14 @@ import { migrate } from './migrations.js';
 import { loadUsers, syncProfile, type Users } from './profile-sync.js';
 import { SqliteKeys } from './sqlite-keys.js';
 import { SqliteReads } from './sqlite-reads.js';
-import type { FromWriter, OrderWrite, ToWriter } from './writer-protocol.js';
+import {
+  CHECKPOINTER_THREAD_NAME,
+  type FromWriter,
+  type OrderWrite,
+  type ToWriter,
+  WAL_BYTES_MAX,
+  WRITER_THREAD_NAME,
+} from './writer-protocol.js';
 
 /**
  * Decided orders are posted to the writer in groups of at most this many, or at the next turn. With
@@ -47,6 +54,17 @@ const WRITER_RETRY_DELAY_MS = 1000;
  * stalled writer. Past it an order gets 503 OVERLOADED, as past ORDERS_IN_FLIGHT_MAX.
  */
 export const ANSWER_BYTES_IN_FLIGHT_MAX = 256 * 1024 * 1024;
+/**
+ * The writer is taken for stuck when the oldest batch in flight has waited this long for its commit
+ * (a commit takes milliseconds; a fan-out to 100,000 users a fraction of a second): its orders are
+ * answered 503 with an unknown outcome and the thread is restarted once it has stopped.
+ */
+export const WRITER_ANSWER_MS_MAX = 10_000;
+const WRITER_WATCH_INTERVAL_MS = 1000;
+/** A checkpointer that stopped is started again after this long: its own interval, so none is missed. */
+const CHECKPOINTER_RESTART_DELAY_MS = 250;
+/** While a checkpointer cannot be started, it is tried again this often. */
+const CHECKPOINTER_RETRY_DELAY_MS = 1000;
 
 /** After a failed fsync the commit's frames may sit in the WAL until recovery erases them. */
 const FSYNC_FAILED =
@@ -109,6 +127,15 @@ export class SqliteStore implements Store {
   /** Checkpoints the WAL on its own connection, off the commit path. */
   #checkpointer: Worker | null = null;
   #checkpointerRunning = false;
+  /** Why the checkpointer thread could not be (re)started; the store is not ready while it is set. */
+  #checkpointerProblem: string | undefined;
+  #writerWatch: NodeJS.Timeout | undefined;
+  /** The oldest batch in flight when the writer was last watched, and since when it has been so. */
+  #watchedBatch: number | undefined;
+  #watchedSinceMs = 0;
+  #watchedAtMs = 0;
+  /** A writer the watch terminated, and why: what its exit reports. */
+  #stuckWriter: { readonly worker: Worker; readonly why: string } | undefined;
   #state: State = 'starting';
   #stateDetail: string | undefined;
   #nextOrderId = 1;
@@ -156,16 +183,8 @@ export class SqliteStore implements Store {
       throw error;
     }
     await writer;
-    this.#checkpointer = new Worker(new URL('./checkpointer-worker.js', import.meta.url), {
-      workerData: { path: this.#path },
-    });
-    this.#checkpointerRunning = true;
-    this.#checkpointer.on('error', (error) =>
-      this.#logger.warn({ err: error }, 'checkpointer thread failed'),
-    );
-    this.#checkpointer.once('exit', () => {
-      this.#checkpointerRunning = false;
-    });
+    this.#startCheckpointer(false);
+    this.#writerWatch = setInterval(() => this.#watchWriter(), WRITER_WATCH_INTERVAL_MS).unref();
     this.#state = 'ready';
     // A warning, not a condition of readiness: it reads the whole book, so it runs after the start.
     setImmediate(() => this.#warnOfCloseOnlyPositions());
@@ -189,10 +208,13 @@ export class SqliteStore implements Store {
   }
 
   readiness(): Readiness {
+    // Orders are still taken (the writer alone keeps the WAL bounded), but a balancer should look elsewhere.
+    const degraded = this.#state === 'ready' && this.#checkpointerProblem !== undefined;
+    const detail = degraded ? this.#checkpointerProblem : this.#stateDetail;
     return {
-      ready: this.#state === 'ready',
-      state: this.#state,
-      ...(this.#stateDetail && { detail: this.#stateDetail }),
+      ready: this.#state === 'ready' && !degraded,
+      state: degraded ? 'degraded' : this.#state,
+      ...(detail && { detail }),
       ordersInFlight: this.#ordersInFlight,
       ordersInFlightMax: this.#ordersInFlightMax,
     };
@@ -305,6 +327,13 @@ export class SqliteStore implements Store {
         return;
       case 'last-use-done':
         this.#lastUseDone(message.seq, message.error);
+        return;
+      case 'wal-held':
+        this.#logger.warn(
+          { walBytes: message.bytes },
+          `the write-ahead log is ${mib(message.bytes)}, over WAL_BYTES_MAX (${mib(WAL_BYTES_MAX)}), and cannot ` +
+            'be reset while a reader holds an old snapshot (ordergate check or backup?); it is reset once that reader ends',
+        );
         return;
       case 'closed':
         this.#writerClosed?.();
@@ -425,9 +454,17 @@ export class SqliteStore implements Store {
   }
 
   #spawnWriter(): Promise<void> {
-    const worker = new Worker(new URL('./writer-worker.js', import.meta.url), {
-      workerData: { path: this.#path },
-    });
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL('./writer-worker.js', import.meta.url), {
+        name: WRITER_THREAD_NAME,
+        workerData: { path: this.#path },
+      });
+    } catch (error) {
+      // No thread can be made now (ERR_WORKER_INIT_FAILED: the process or user is out of threads).
+      return Promise.reject(error);
+    }
+    let lastError: Error | undefined;
     return new Promise((resolve, reject) => {
       worker.once('message', (message: FromWriter) => {
         if (message.type !== 'ready')
@@ -441,34 +478,113 @@ export class SqliteStore implements Store {
         resolve();
       });
       worker.on('error', (error) => {
+        lastError = error;
         if (this.#worker !== worker) return reject(error);
         this.#logger.error({ err: error }, 'writer thread failed');
       });
-      worker.on('exit', (code) => this.#onWriterExit(worker, code));
+      worker.on('exit', (code) => {
+        const stuck = this.#stuckWriter?.worker === worker ? this.#stuckWriter.why : undefined;
+        const why = stuck ?? threadEnd(code, lastError);
+        reject(new Error(`the writer thread stopped while starting (${why})`));
+        this.#onWriterExit(worker, why);
+      });
     });
   }
 
-  #onWriterExit(worker: Worker, code: number): void {
+  #onWriterExit(worker: Worker, why: string): void {
     if (this.#worker !== worker) return;
     this.#worker = null;
     for (const pending of this.#lastUses.values())
-      pending.reject(new Error(`the writer thread stopped (exit code ${code})`));
+      pending.reject(new Error(`the writer thread stopped (${why})`));
     this.#lastUses.clear();
     const closing = this.#state === 'closing' || this.#state === 'closed';
     if (!closing || this.#inFlight.size > 0 || this.#unposted.length > 0) {
       // It may have died after a commit and before saying so: the outcome of what was in flight is unknown.
-      this.#fail(`the writer thread stopped (exit code ${code})`, 'UNKNOWN');
+      this.#fail(`the writer thread stopped (${why})`, 'UNKNOWN');
     }
     this.#writerClosed?.();
     if (closing) return;
+    this.#logger.error(`writer thread stopped (${why}); restarting it in ${WRITER_RETRY_DELAY_MS} ms`);
     const respawn = (): void => {
       if (this.#state === 'closing' || this.#state === 'closed') return;
       this.#spawnWriter().then(
         () => this.#recovered(),
-        () => setTimeout(respawn, WRITER_RETRY_DELAY_MS).unref(),
+        (error: Error) => {
+          this.#stateDetail = `the writer thread could not be restarted (${error.message}); retrying every second`;
+          this.#logger.error(this.#stateDetail);
+          setTimeout(respawn, WRITER_RETRY_DELAY_MS).unref();
+        },
       );
     };
     setTimeout(respawn, WRITER_RETRY_DELAY_MS).unref();
+  }
+
+  /**
+   * A writer alive but silent (stuck on the disk, or in a loop) holds its orders forever: once the oldest
+   * batch in flight has waited WRITER_ANSWER_MS_MAX, they fail with an unknown outcome, the store turns
+   * not-ready and the thread is terminated. It exits only once it is out of any call into SQLite, so no
+   * second writer ever runs beside it; #onWriterExit then starts a new one and the book is rebuilt.
+   */
+  #watchWriter(): void {
+    if (this.#state === 'closed') return clearInterval(this.#writerWatch);
+    const now = performance.now();
+    const oldest = this.#inFlight.keys().next().value as number | undefined;
+    // A main thread that was itself blocked has not read the writer's answers yet: start again.
+    const blocked = now - this.#watchedAtMs > 2 * WRITER_WATCH_INTERVAL_MS;
+    this.#watchedAtMs = now;
+    if (oldest !== this.#watchedBatch || blocked) {
+      this.#watchedBatch = oldest;
+      this.#watchedSinceMs = now;
+      return;
+    }
+    const waitedMs = now - this.#watchedSinceMs;
+    if (oldest === undefined || this.#state !== 'ready' || waitedMs < WRITER_ANSWER_MS_MAX) return;
+    const silence = `not answered for ${Math.round(waitedMs / 1000)} s`;
+    if (this.#worker !== null)
+      this.#stuckWriter = { worker: this.#worker, why: `terminated: it had ${silence}` };
+    void this.#worker?.terminate();
+    this.#fail(`the writer thread has ${silence}`, 'UNKNOWN');
+  }
+
+  /** Starts the checkpointer thread; if it stops, starts it again, and says so. */
+  #startCheckpointer(restart: boolean): void {
+    if (this.#state === 'closing' || this.#state === 'closed') return;
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL('./checkpointer-worker.js', import.meta.url), {
+        name: CHECKPOINTER_THREAD_NAME,
+        workerData: { path: this.#path },
+      });
+    } catch (error) {
+      return this.#checkpointerFailed(`it could not be started (${(error as Error).message})`);
+    }
+    this.#checkpointer = worker;
+    this.#checkpointerRunning = true;
+    let ready = false;
+    let lastError: Error | undefined;
+    worker.once('message', () => {
+      ready = true;
+      if (restart) this.#logger.warn('checkpointer thread restarted');
+      this.#checkpointerProblem = undefined;
+    });
+    worker.on('error', (error) => {
+      lastError = error;
+    });
+    worker.once('exit', (code) => {
+      if (this.#checkpointer === worker) this.#checkpointerRunning = false;
+      if (this.#state === 'closing' || this.#state === 'closed') return;
+      const why = threadEnd(code, lastError);
+      if (!ready) return this.#checkpointerFailed(`it stopped while starting (${why})`);
+      this.#logger.error({ err: lastError }, `checkpointer thread stopped (${why}); restarting it`);
+      setTimeout(() => this.#startCheckpointer(true), CHECKPOINTER_RESTART_DELAY_MS).unref();
+    });
+  }
+
+  /** Without a checkpointer the writer alone still bounds the WAL, copying more at each reset. */
+  #checkpointerFailed(why: string): void {
+    this.#checkpointerProblem = `the checkpointer thread is not running: ${why}; retrying every second`;
+    this.#logger.error(this.#checkpointerProblem);
+    setTimeout(() => this.#startCheckpointer(true), CHECKPOINTER_RETRY_DELAY_MS).unref();
   }
 
   #unavailable(): StoreError {
@@ -575,6 +691,15 @@ function toWrite(
     opened,
     closed,
   };
+}
+
+/** How a worker thread ended, for the log and /health: its uncaught error if it had one. */
+function threadEnd(code: number, error: Error | undefined): string {
+  return error === undefined ? `exit code ${code}` : `${error.message}, exit code ${code}`;
+}
+
+function mib(bytes: number): string {
+  return `${Math.round(bytes / 1024 / 1024)} MiB`;
 }
 
 function conflict(clientOrderId: string): StoreError {

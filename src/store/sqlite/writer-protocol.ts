@@ -1,6 +1,21 @@
 // Messages between the store (main thread) and its writer thread. One writer, messages in order:
 // the book is updated in decision order, so the log commits in order_id order.
 
+/**
+ * The write-ahead log's file may grow to this many bytes. Past it the writer, between two
+ * transactions, checkpoints what is left and starts the log again from the beginning of the file
+ * (a RESTART checkpoint), and the next commit trims the file back to this size (journal_size_limit).
+ * It waits for the moment the checkpointer thread has just copied the WAL, when a reset has least to
+ * copy, but lets the file pass this by at most WAL_OVERSHOOT_BYTES_MAX (and one commit) for it. Only
+ * a reader holding one snapshot (`ordergate check`, `backup`) lets the file grow more, until it ends.
+ */
+export const WAL_BYTES_MAX = 64 * 1024 * 1024;
+export const WAL_OVERSHOOT_BYTES_MAX = 8 * 1024 * 1024;
+
+/** The worker threads' names: the inspector, the logs and a debugger show them. */
+export const WRITER_THREAD_NAME = 'ordergate-writer';
+export const CHECKPOINTER_THREAD_NAME = 'ordergate-checkpointer';
+
 /** One decided order, as the writer stores it. */
 export interface OrderWrite {
   readonly orderId: number;
@@ -43,7 +58,12 @@ export type FromWriter =
   | { readonly type: 'reset-failed'; readonly message: string }
   /** The last use numbered seq is written, or could not be (error). */
   | { readonly type: 'last-use-done'; readonly seq: number; readonly error?: string }
+  /** The WAL is past WAL_BYTES_MAX and a reader keeps it from being reset (sent at most every 10 s). */
+  | { readonly type: 'wal-held'; readonly bytes: number }
   | { readonly type: 'closed' };
+
+/** From the checkpointer thread: its connection is open and its first checkpoint ran. */
+export type FromCheckpointer = { readonly type: 'ready' };
 
 export interface WriterData {
   readonly path: string;

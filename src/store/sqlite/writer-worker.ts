@@ -1,12 +1,21 @@
 // The writer thread. better-sqlite3 is synchronous, so an fsync on the event loop would stall every
 // connection; here it stalls only this thread while the main thread goes on parsing and deciding.
 // Everything queued while a commit runs goes into the next transaction: one transaction, one fsync.
+// It also keeps the write-ahead log small: only this thread knows when no transaction is open, the one
+// moment a checkpoint can start the log again from the beginning of its file.
 
 import { statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
-import { openConnection } from './connection.js';
-import type { FromWriter, OrderWrite, ToWriter, WriterData } from './writer-protocol.js';
+import { BUSY_TIMEOUT_MS, openConnection } from './connection.js';
+import {
+  type FromWriter,
+  type OrderWrite,
+  type ToWriter,
+  WAL_BYTES_MAX,
+  WAL_OVERSHOOT_BYTES_MAX,
+  type WriterData,
+} from './writer-protocol.js';
 
 const port = parentPort!;
 const { path } = workerData as WriterData;
@@ -24,8 +33,34 @@ let failure: { code: string; message: string } | null = null;
 /** From this many rows an order's positions are written by one statement over a JSON array. */
 const BULK_ROWS_MIN = 16;
 
+/**
+ * A reset of the WAL waits this long at most for readers to leave it (a short read of the main
+ * thread ends well within it); the orders queued meanwhile wait as long. A long reader makes it fail.
+ */
+const WAL_RESET_BUSY_MS = 10;
+/**
+ * After a reset that a reader prevented, the next try comes this much later, then twice as late each
+ * time up to WAL_RESET_RETRY_MS_MAX: a long reader costs the orders one short wait every 2 s.
+ */
+const WAL_RESET_RETRY_MS = 100;
+const WAL_RESET_RETRY_MS_MAX = 2000;
+/** With no commit for this long the WAL file is truncated to nothing: a quiet server keeps no WAL. */
+const WAL_IDLE_MS = 1000;
+/** How often a WAL held past WAL_BYTES_MAX by a reader is reported to the main thread. */
+const WAL_HELD_REPORT_MS = 10_000;
+
+const walPath = `${path}-wal`;
+let walResetNotBeforeMs = 0;
+let walResetRetryMs = WAL_RESET_RETRY_MS;
+/** Frames the checkpointer had copied when the writer last looked, while the WAL is past the limit. */
+let walCopiedFrames: number | undefined;
+let walHeldReportedAtMs = -WAL_HELD_REPORT_MS;
+const walIdleTimer = setTimeout(truncateIdleWal, WAL_IDLE_MS);
+
 function prepare(connection: Database.Database) {
   connection.pragma('wal_autocheckpoint = 0');
+  // After a reset the next commit trims a file that outgrew the limit back to it.
+  connection.pragma(`journal_size_limit = ${WAL_BYTES_MAX}`);
   const lastUse = connection.prepare(
     'UPDATE api_keys SET last_used_at_ms = max(coalesce(last_used_at_ms, 0), ?) WHERE key_id = ?',
   );
@@ -123,6 +158,77 @@ function flush(): void {
   flushScheduled = false;
   commitOrders();
   commitLastUses();
+  boundWal();
+}
+
+/**
+ * Between two transactions, a WAL file past WAL_BYTES_MAX is checkpointed and started again from its
+ * beginning. The orders queued meanwhile wait for it, and what it costs is the copy of what the
+ * checkpointer has not copied yet, and an fsync: so it waits (up to WAL_OVERSHOOT_BYTES_MAX) for the
+ * first commit after a checkpointer run, when that part is smallest. Measured at 1,000 orders/s on
+ * 200 users: 44–61 ms a reset when it did not wait (a checkpoint every 250 ms), 14 ms when it does.
+ */
+function boundWal(): void {
+  walIdleTimer.refresh();
+  const now = performance.now();
+  if (failure !== null || now < walResetNotBeforeMs) return;
+  const bytes = walBytes();
+  if (bytes <= WAL_BYTES_MAX) {
+    walCopiedFrames = undefined;
+    return;
+  }
+  if (bytes <= WAL_BYTES_MAX + WAL_OVERSHOOT_BYTES_MAX && !checkpointerJustRan()) return;
+  const outcome = checkpointWal('RESTART');
+  if (outcome === 'reset') walResetRetryMs = WAL_RESET_RETRY_MS;
+  // The checkpointer's own run ends within milliseconds: the next commit tries again.
+  if (outcome !== 'held') return;
+  walResetNotBeforeMs = now + walResetRetryMs;
+  walResetRetryMs = Math.min(2 * walResetRetryMs, WAL_RESET_RETRY_MS_MAX);
+  if (now - walHeldReportedAtMs < WAL_HELD_REPORT_MS) return;
+  walHeldReportedAtMs = now;
+  post({ type: 'wal-held', bytes: walBytes() });
+}
+
+/** Whether the checkpointer has copied frames since the last look (the first look only takes note). */
+function checkpointerJustRan(): boolean {
+  let copied: number;
+  try {
+    copied = (db.pragma('wal_checkpoint(NOOP)') as { checkpointed: number }[])[0]?.checkpointed ?? 0;
+  } catch {
+    return true;
+  }
+  const ran = walCopiedFrames !== undefined && copied !== walCopiedFrames;
+  walCopiedFrames = copied;
+  return ran;
+}
+
+function truncateIdleWal(): void {
+  if (queue.length > 0 || failure !== null || walBytes() === 0) return;
+  if (checkpointWal('TRUNCATE') !== 'reset') walIdleTimer.refresh();
+}
+
+/**
+ * A checkpoint that resets the log, waiting only briefly for readers: 'reset', 'checkpointing' when
+ * another checkpoint holds the lock (SQLite then reports no frames, -1), or 'held' by a reader.
+ */
+function checkpointWal(mode: 'RESTART' | 'TRUNCATE'): 'reset' | 'checkpointing' | 'held' {
+  try {
+    db.pragma(`busy_timeout = ${WAL_RESET_BUSY_MS}`);
+    try {
+      const [result] = db.pragma(`wal_checkpoint(${mode})`) as { busy: number; log: number }[];
+      if (result?.busy === 0) return 'reset';
+      return result?.log === -1 ? 'checkpointing' : 'held';
+    } finally {
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+  } catch {
+    // Nothing is lost (the WAL still holds every commit); a fault of the file shows at the next commit.
+    return 'held';
+  }
+}
+
+function walBytes(): number {
+  return statSync(walPath, { throwIfNoEntry: false })?.size ?? 0;
 }
 
 function commitOrders(): void {
@@ -250,6 +356,7 @@ port.on('message', (message: ToWriter) => {
     reset();
   } else {
     flush();
+    clearTimeout(walIdleTimer);
     db.close();
     post({ type: 'closed' });
     port.close();
