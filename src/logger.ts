@@ -37,6 +37,11 @@ export interface Logs {
   readonly logger: Logger;
   /** One line per order: the file only. */
   readonly logOrder: (line: OrderLine) => void;
+  /**
+   * Names the database from now on, on every order line and every later lifecycle line: servers that
+   * share a log folder write to the same files, and the lines must say which database each is about.
+   */
+  identify(database: DatabaseIdentity): void;
   /** Writes the order lines still queued (none are, once the current microtasks have run). */
   flush(): void;
   /** Writes what is queued and closes the file; later lines are dropped. */
@@ -63,6 +68,12 @@ const redact = {
   censor: '[redacted]',
 };
 
+export interface DatabaseIdentity {
+  readonly store: 'sqlite' | 'postgres';
+  /** The id the database drew when it was made (store.databaseId). */
+  readonly databaseId: string;
+}
+
 export interface OrderLine {
   readonly orderId: number;
   readonly strategy: string;
@@ -81,10 +92,16 @@ export interface OrderLine {
  * The per-order line, in pino's format, joined from pieces instead of serialised by pino: it is written
  * for every order, and pino's generic serialiser cost a fifth of the throughput.
  */
-function orderLineWriter(file: LogFile): (line: OrderLine) => void {
+function orderLineWriter(file: LogFile): {
+  write: (line: OrderLine) => void;
+  identify: (database: DatabaseIdentity) => void;
+} {
   const head = `{"level":30,"time":"`;
-  const pid = `","pid":${process.pid},"msg":"order","order_id":`;
-  return (line) => {
+  let pid = `","pid":${process.pid},"msg":"order","order_id":`;
+  const identify = ({ store, databaseId }: DatabaseIdentity) => {
+    pid = `","pid":${process.pid},"store":"${store}","database_id":${JSON.stringify(databaseId)},"msg":"order","order_id":`;
+  };
+  const write = (line: OrderLine) => {
     const nowMs = Date.now();
     let text = `${head}${new Date(nowMs).toISOString()}${pid}${line.orderId},"strategy":${JSON.stringify(line.strategy)}`;
     text += `,"instrument":${JSON.stringify(line.instrument)},"position":"${line.side}"`;
@@ -95,6 +112,7 @@ function orderLineWriter(file: LogFile): (line: OrderLine) => void {
     if (line.replayed) text += ',"replayed":true';
     file.queue(`${text},"latency_ms":${line.latencyMs}}\n`, nowMs);
   };
+  return { write, identify };
 }
 
 /** The name of a day's file (part 0, the seed's name) or of a later part of it. */
@@ -115,7 +133,11 @@ export function createLogs(logDir: string, options: { terminal: boolean } & LogL
   ];
   if (options.terminal) {
     streams.push({
-      stream: pretty({ colorize: process.stdout.isTTY, sync: true, ignore: 'pid,hostname' }),
+      stream: pretty({
+        colorize: process.stdout.isTTY,
+        sync: true,
+        ignore: 'pid,hostname,store,database_id',
+      }),
       level: 'info',
     });
   }
@@ -123,9 +145,15 @@ export function createLogs(logDir: string, options: { terminal: boolean } & LogL
   const flushAtExit = () => file.flush();
   process.once('exit', flushAtExit);
   const base = { base: { pid: process.pid }, redact, timestamp: pino.stdTimeFunctions.isoTime };
+  const logger = pino(base, pino.multistream(streams));
+  const orders = orderLineWriter(file);
   return {
-    logger: pino(base, pino.multistream(streams)),
-    logOrder: orderLineWriter(file),
+    logger,
+    logOrder: orders.write,
+    identify: (database) => {
+      orders.identify(database);
+      logger.setBindings({ store: database.store, database_id: database.databaseId });
+    },
     flush: () => file.flush(),
     close: () => {
       process.off('exit', flushAtExit);

@@ -106,6 +106,7 @@ async function serve(config: Config, logs: Logs): Promise<number> {
     logger.error(`cannot open the database: ${describeOpenFailure(config, error)}`);
     return 1;
   }
+  logs.identify({ store: store.kind, databaseId: store.databaseId });
   const version = readVersion();
   let draining = false;
   const app = await buildApp({
@@ -131,11 +132,12 @@ async function serve(config: Config, logs: Logs): Promise<number> {
       port,
       host: config.host,
       store: redactUrl(config.databaseUrl),
+      databaseId: store.databaseId,
       users: profile.profile.length,
       openPositions: store.openPositions,
       version,
     },
-    `ordergate listening on http://${config.host}:${port} (API docs at /docs)`,
+    `ordergate listening on http://${config.host}:${port} (database ${store.databaseId}, API docs at /docs)`,
   );
   const received = await signal;
   draining = true;

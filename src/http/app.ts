@@ -167,6 +167,9 @@ function healthRoute(app: FastifyInstance, { store }: Services, openMode: OpenMo
   const Health = Type.Object({
     status: Type.Literal('ready'),
     store: Type.String(),
+    database_id: Type.String({
+      description: 'The identity the database drew when it was made; every order line in the logs names it',
+    }),
     state: Type.String(),
     auth: Type.Union([Type.Literal('open'), Type.Literal('keys')], {
       description:
@@ -198,6 +201,7 @@ function healthRoute(app: FastifyInstance, { store }: Services, openMode: OpenMo
       const ready = {
         status: 'ready',
         store: store.kind,
+        database_id: store.databaseId,
         state: readiness.state,
         orders_in_flight: readiness.ordersInFlight,
         orders_in_flight_max: readiness.ordersInFlightMax,

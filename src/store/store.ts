@@ -40,6 +40,8 @@ export interface Readiness {
 
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
+  /** The database's identity (16 hex digits), drawn when it was made: what the logs tell databases apart by. */
+  readonly databaseId: string;
   /** Open positions: the whole book for the embedded store; as found at start for the shared one. */
   readonly openPositions: number;
   /** The API keys, in the same database: every instance sharing it shares the keys. */

@@ -84,6 +84,12 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE orders ADD COLUMN fills integer, ADD COLUMN denials integer;
   `,
+  // The database's identity, drawn once (the default is evaluated for the one existing row) and kept by
+  // its backups: every instance's order lines name it, so that logs of several databases can be told apart.
+  `
+  ALTER TABLE ordergate_schema ADD COLUMN database_id text NOT NULL
+    DEFAULT substr(md5(random()::text || clock_timestamp()::text), 1, 16);
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

@@ -153,7 +153,12 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         );
       }
       const open = await client.query<{ count: number }>('SELECT count(*)::integer AS count FROM positions');
-      return new PostgresStore(pools, options, synced.version, synced.users, open.rows[0]!.count);
+      const identity = await client.query<{ database_id: string }>(
+        'SELECT database_id FROM ordergate_schema WHERE id = 1',
+      );
+      const store = new PostgresStore(pools, options, synced.version, synced.users, open.rows[0]!.count);
+      store.databaseId = identity.rows[0]!.database_id;
+      return store;
     } finally {
       await client.end().catch(() => {});
     }
@@ -169,6 +174,8 @@ function endPools(pools: Pools): Promise<unknown> {
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
+  /** Set once, by openPostgresStore, before the store is handed out. */
+  databaseId = '';
   readonly keys: KeyStore;
   readonly #pools: Pools;
   readonly #logger: Logger;

@@ -80,7 +80,18 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE orders ADD COLUMN fills INTEGER;
   ALTER TABLE orders ADD COLUMN denials INTEGER;
   `,
+  // The database's identity: drawn once, when the database is made (or first opened by this version),
+  // and kept by its backups. Every order line in the logs names it, so that servers sharing a log folder
+  // can be told apart.
+  `
+  INSERT INTO meta (key, value) VALUES ('database_id', lower(hex(randomblob(8))));
+  `,
 ];
+
+/** The identity drawn by the migration above. */
+export function databaseIdOf(db: Database.Database): string {
+  return db.prepare("SELECT value FROM meta WHERE key = 'database_id'").pluck().get() as string;
+}
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -28,7 +28,7 @@ import {
   sameOrder,
 } from '../store.js';
 import { openConnection } from './connection.js';
-import { migrate } from './migrations.js';
+import { databaseIdOf, migrate } from './migrations.js';
 import { loadUsers, syncProfile, type Users } from './profile-sync.js';
 import { SqliteKeys } from './sqlite-keys.js';
 import { SqliteReads } from './sqlite-reads.js';
@@ -114,6 +114,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
+  readonly databaseId: string;
   /** Read on the main thread's connection; last uses are written by the writer thread. */
   readonly keys: SqliteKeys;
   #db: Database.Database;
@@ -161,6 +162,7 @@ export class SqliteStore implements Store {
     this.#logger = options.logger;
     this.#ordersInFlightMax = options.ordersInFlightMax;
     this.#reads = new SqliteReads(db);
+    this.databaseId = databaseIdOf(db);
     this.keys = new SqliteKeys(db, (id, atMs) => this.#recordLastUse(id, atMs));
     this.#users = loadUsers(db);
     this.#directory = new Directory(options.profile, (user) => this.#users.idOf.get(user));
