@@ -19,7 +19,7 @@ import { HTTP_ERRORS, HttpError, type HttpErrorCode } from './errors.js';
 import { exportRoutes } from './export.js';
 import { orderRoutes } from './orders.js';
 import { useRateLimit } from './rate-limit.js';
-import { ErrorBody as ErrorBodySchema } from './schemas.js';
+import { ErrorBody as ErrorBodySchema, NameSchema } from './schemas.js';
 
 type ConnectionError = Error & { code?: string };
 
@@ -67,6 +67,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     },
   });
   useStrictValidation(app);
+  // The names' rule is one shared schema: one component of the OpenAPI document, referred to by each name.
+  app.addSchema(NameSchema);
   // Orders are JSON; a text body is refused with 415 rather than parsed into a string.
   app.removeContentTypeParser('text/plain');
   app.decorateRequest('placing', false);
@@ -111,6 +113,11 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     }),
   );
   await app.register(swagger, {
+    // Shared schemas keep their $id as their component's name (`Name`, not `def-0`).
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === 'string' ? json.$id : `def-${i}`,
+    },
     openapi: {
       info: {
         title: 'ordergate',
@@ -157,9 +164,12 @@ function useStrictValidation(app: FastifyInstance): void {
     allErrors: false,
     strict: false,
     validateFormats: false,
+    // Patterns are read without the u flag, as the OpenAPI document's tools and browsers read them:
+    // the name pattern spells out its letters (domain/name-chars.ts) so that both give one answer.
+    unicodeRegExp: false,
   } as const;
-  const bodies = new Ajv({ ...common, coerceTypes: false });
-  const text = new Ajv({ ...common, coerceTypes: true });
+  const bodies = new Ajv({ ...common, coerceTypes: false, schemas: [NameSchema] });
+  const text = new Ajv({ ...common, coerceTypes: true, schemas: [NameSchema] });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : text).compile(schema));
 }
 

@@ -1,9 +1,7 @@
 // Turns a schema violation into one sentence that names the field and says what is allowed.
 
 import type { FastifySchemaValidationError } from 'fastify';
-import { NAME_LENGTH_MAX } from '../domain/order.js';
-
-const NAME_RULE = `1 to ${NAME_LENGTH_MAX} letters, digits, spaces or & ' . _ -, starting with a letter or digit`;
+import { NAME_RULE } from '../domain/order.js';
 
 const PATTERN_RULES: Record<string, string> = {
   POSITION: 'BUY or SELL',
