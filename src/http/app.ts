@@ -8,7 +8,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Type } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { Gate } from '../gate.js';
 import type { Store } from '../store/store.js';
@@ -20,6 +25,7 @@ import { exportRoutes } from './export.js';
 import { orderRoutes } from './orders.js';
 import { useRateLimit } from './rate-limit.js';
 import { ErrorBody as ErrorBodySchema, NameSchema } from './schemas.js';
+import type { PartFacts } from './validation.js';
 
 type ConnectionError = Error & { code?: string };
 
@@ -80,6 +86,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       noBody: request.body === undefined,
       ordering: !request.is404 && request.routeOptions.config.access === 'order',
       placing: request.placing,
+      partFacts: (context) => partFacts(request, context),
     });
     if (body.error === 'OVERLOADED') reply.header('retry-after', String(OVERLOADED_RETRY_AFTER_S));
     // A bug gets its stack; an expected 503 (store fault, draining) one short line: the fault is logged where it happens.
@@ -154,6 +161,21 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   // the answer: by default Node drops the request at the half-close, after the order may be applied.
   (app.server as typeof app.server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   return app;
+}
+
+/** What a validation error's message may say of the part that failed: its known fields, what was sent. */
+function partFacts(request: FastifyRequest, context: string): PartFacts {
+  const schemas = (request.routeOptions.schema ?? {}) as Record<string, { properties?: object } | undefined>;
+  const parts: Record<string, unknown> = {
+    body: request.body,
+    querystring: request.query,
+    params: request.params,
+  };
+  return {
+    route: `${request.method} ${request.routeOptions.url}`,
+    known: Object.keys(schemas[context]?.properties ?? {}),
+    input: parts[context],
+  };
 }
 
 /** Request bodies are never coerced (7 is not a strategy name); query strings and paths are text, so they are. */
