@@ -55,6 +55,12 @@ export const OrderAnswer = Type.Object({
   reason: Type.Union([Type.Null(), ...ORDER_REASONS.map((r) => Type.Literal(r.code))], {
     description: 'Why a REJECTED order concerns no one or suits no one; null when ACCEPTED',
   }),
+  hint: Type.Optional(
+    Type.String({
+      description:
+        'Only on a REJECTED order whose strategy or instrument differs from a known one in letter case alone: names are case-sensitive, and this says which name was probably meant. Not kept in the order log.',
+    }),
+  ),
   strategy: Type.String(),
   instrument: Type.String(),
   position: Type.Union([Type.Literal('BUY'), Type.Literal('SELL')]),
