@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { type Config, ConfigError, loadConfig, parseServeArgs, redactUrl, SETTINGS } from '../config.js';
+import { CaseHints } from '../domain/case-hints.js';
 import { type Profile, ProfileError, parseProfile } from '../domain/profile.js';
 import { parseUniverse } from '../domain/universe.js';
 import { createGate } from '../gate.js';
@@ -110,7 +111,7 @@ async function serve(config: Config, logs: Logs): Promise<number> {
   const version = readVersion();
   let draining = false;
   const app = await buildApp({
-    gate: createGate(store, logs.logOrder),
+    gate: createGate(store, logs.logOrder, new CaseHints(profile.profile)),
     store,
     logger,
     version,
