@@ -29,6 +29,7 @@ import {
 } from '../store.js';
 import { openConnection } from './connection.js';
 import { migrate } from './migrations.js';
+import { type OwnerLock, takeOwnership } from './owner.js';
 import { loadUsers, syncProfile, type Users } from './profile-sync.js';
 import { SqliteKeys } from './sqlite-keys.js';
 import { SqliteReads } from './sqlite-reads.js';
@@ -92,7 +93,15 @@ type State = 'starting' | 'ready' | 'recovering' | 'closing' | 'closed';
 
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
   mkdirSync(dirname(options.path), { recursive: true });
-  const db = openConnection(options.path);
+  // Before the first write of any kind (WAL mode, migrations): a second server is refused untouched.
+  const owner = takeOwnership(options.path, 'serve');
+  let db: Database.Database;
+  try {
+    db = openConnection(options.path);
+  } catch (error) {
+    owner.release();
+    throw error;
+  }
   try {
     const schema = migrate(db, options.path);
     if (schema.from !== schema.to) options.logger.info({ schema }, 'database schema migrated');
@@ -103,11 +112,12 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
         'profile stored in the database as a new version',
       );
     }
-    const store = new SqliteStore(db, options);
+    const store = new SqliteStore(db, owner, options);
     await store.start();
     return store;
   } catch (error) {
     db.close();
+    owner.release();
     throw error;
   }
 }
@@ -117,6 +127,8 @@ export class SqliteStore implements Store {
   /** Read on the main thread's connection; last uses are written by the writer thread. */
   readonly keys: SqliteKeys;
   #db: Database.Database;
+  /** Held from before the first write until the database is closed: no second process on the file. */
+  readonly #owner: OwnerLock;
   readonly #path: string;
   readonly #logger: Logger;
   #reads: SqliteReads;
@@ -155,8 +167,9 @@ export class SqliteStore implements Store {
   #nextLastUse = 1;
   readonly #lastUses = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
 
-  constructor(db: Database.Database, options: SqliteStoreOptions) {
+  constructor(db: Database.Database, owner: OwnerLock, options: SqliteStoreOptions) {
     this.#db = db;
+    this.#owner = owner;
     this.#path = options.path;
     this.#logger = options.logger;
     this.#ordersInFlightMax = options.ordersInFlightMax;
@@ -657,8 +670,10 @@ export class SqliteStore implements Store {
       await stopped;
     }
     this.#state = 'closed';
-    // The last connection to close checkpoints the whole WAL and removes it.
+    // The last connection to close checkpoints the whole WAL and removes it; only then may another
+    // process own the file.
     this.#db.close();
+    this.#owner.release();
   }
 }
 
