@@ -164,8 +164,12 @@ export class SqliteStore implements Store {
   #drained: (() => void) | null = null;
   #closed: Promise<void> | null = null;
   #writerClosed: (() => void) | null = null;
-  #nextLastUse = 1;
-  readonly #lastUses = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  /** Key writes (last uses, changes through the API) the writer has not answered yet, by number. */
+  #nextKeyWrite = 1;
+  readonly #keyWrites = new Map<
+    number,
+    { resolve: (changed: boolean) => void; reject: (error: Error) => void }
+  >();
 
   constructor(db: Database.Database, owner: OwnerLock, options: SqliteStoreOptions) {
     this.#db = db;
@@ -174,7 +178,11 @@ export class SqliteStore implements Store {
     this.#logger = options.logger;
     this.#ordersInFlightMax = options.ordersInFlightMax;
     this.#reads = new SqliteReads(db);
-    this.keys = new SqliteKeys(db, (id, atMs) => this.#recordLastUse(id, atMs));
+    this.keys = new SqliteKeys(db, {
+      recordLastUse: async (keyId, atMs) =>
+        void (await this.#keyWrite((seq) => ({ type: 'last-use', seq, keyId, atMs }))),
+      change: (change) => this.#keyWrite((seq) => ({ type: 'key-change', seq, change })),
+    });
     this.#users = loadUsers(db);
     this.#directory = new Directory(options.profile, (user) => this.#users.idOf.get(user));
   }
@@ -339,7 +347,10 @@ export class SqliteStore implements Store {
         setTimeout(() => this.#send({ type: 'reset' }), WRITER_RETRY_DELAY_MS).unref();
         return;
       case 'last-use-done':
-        this.#lastUseDone(message.seq, message.error);
+        this.#keyWriteDone(message.seq, true, message.error);
+        return;
+      case 'key-change-done':
+        this.#keyWriteDone(message.seq, message.changed, message.error);
         return;
       case 'wal-held':
         this.#logger.warn(
@@ -356,19 +367,20 @@ export class SqliteStore implements Store {
     }
   }
 
-  #recordLastUse(keyId: string, atMs: number): Promise<void> {
+  /** Hands a key write to the writer thread; settles when it is committed, or could not be. */
+  #keyWrite(message: (seq: number) => ToWriter): Promise<boolean> {
     if (this.#worker === null || this.#state === 'closed')
       return Promise.reject(new Error('the writer thread is not running'));
-    const seq = this.#nextLastUse++;
-    const done = new Promise<void>((resolve, reject) => this.#lastUses.set(seq, { resolve, reject }));
-    this.#send({ type: 'last-use', seq, keyId, atMs });
+    const seq = this.#nextKeyWrite++;
+    const done = new Promise<boolean>((resolve, reject) => this.#keyWrites.set(seq, { resolve, reject }));
+    this.#send(message(seq));
     return done;
   }
 
-  #lastUseDone(seq: number, error: string | undefined): void {
-    const pending = this.#lastUses.get(seq);
-    this.#lastUses.delete(seq);
-    if (error === undefined) pending?.resolve();
+  #keyWriteDone(seq: number, changed: boolean, error: string | undefined): void {
+    const pending = this.#keyWrites.get(seq);
+    this.#keyWrites.delete(seq);
+    if (error === undefined) pending?.resolve(changed);
     else pending?.reject(new Error(error));
   }
 
@@ -507,9 +519,9 @@ export class SqliteStore implements Store {
   #onWriterExit(worker: Worker, why: string): void {
     if (this.#worker !== worker) return;
     this.#worker = null;
-    for (const pending of this.#lastUses.values())
+    for (const pending of this.#keyWrites.values())
       pending.reject(new Error(`the writer thread stopped (${why})`));
-    this.#lastUses.clear();
+    this.#keyWrites.clear();
     const closing = this.#state === 'closing' || this.#state === 'closed';
     if (!closing || this.#inFlight.size > 0 || this.#unposted.length > 0) {
       // It may have died after a commit and before saying so: the outcome of what was in flight is unknown.
