@@ -52,7 +52,7 @@ const PUBLIC_PREFIXES = ['/docs', '/openapi.json'];
 export const OPEN_MODE_WARNING =
   'no API key exists: the server runs open and anyone who can reach it may place orders for every strategy; ' +
   'create the first through this server with POST /keys {"role":"admin"} (its answer holds the token), ' +
-  'or with the server stopped, ordergate keys create --admin (npm run keys -- create --admin)';
+  'or with ordergate keys create --admin (on SQLite, once the server is stopped)';
 
 const NEEDS_KEY = 'this server needs an API key: send Authorization: Bearer TOKEN or X-API-Key: TOKEN';
 /** The same for a malformed token, an unknown id and a wrong secret: a refusal tells nothing about which. */
