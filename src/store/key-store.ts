@@ -1,7 +1,8 @@
 // Where API keys live: in the database every instance shares, so that a key created or revoked by
-// `ordergate keys` counts at once on every running server. A store keeps only the SHA-256 of a key's
-// secret, never the secret. The SQLite store implements this in sqlite/sqlite-keys.ts; the server
-// reaches it as Store.keys, the keys command through openKeyStore().
+// `ordergate keys` or the key API (http/keys.ts) counts at once on every running server. A store keeps
+// only the SHA-256 of a key's secret, never the secret. The SQLite store implements this in
+// sqlite/sqlite-keys.ts; the server reaches it as Store.keys, the keys command through openKeyStore()
+// (to change keys) and readKeys() (to list them).
 
 import type { Config } from '../config.js';
 import { KEY_ID_PATTERN } from '../tokens.js';

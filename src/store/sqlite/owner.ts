@@ -59,7 +59,12 @@ export function ownerPaths(path: string): { lock: string; note: string } {
  */
 export function takeOwnership(path: string, command: string): OwnerLock {
   const { lock, note } = ownerPaths(path);
-  const db = new Database(lock);
+  let db: Database.Database;
+  try {
+    db = new Database(lock);
+  } catch (error) {
+    throw new Error(`${lock}: cannot open the owner lock beside the database (${(error as Error).message})`);
+  }
   try {
     db.pragma('busy_timeout = 0');
     // EXCLUSIVE keeps every lock the connection takes until it closes; the open transaction takes the

@@ -1,7 +1,8 @@
-// The embedded store. It is the only process on its file, so it keeps the open book in memory and
-// decides there, in order; a writer thread commits what was decided, many orders to one fsync, and
-// each answer waits for the commit that holds it. A failed commit fails every order decided on top
-// of it (503) and the book is rebuilt from the database, never left ahead of the disk.
+// The embedded store. It is the only process on its file (owner.ts holds the file for it), so it
+// keeps the open book in memory and decides there, in order; a writer thread commits what was
+// decided, many orders to one fsync, and each answer waits for the commit that holds it. A failed
+// commit fails every order decided on top of it (503) and the book is rebuilt from the database,
+// never left ahead of the disk.
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
