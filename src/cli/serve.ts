@@ -113,9 +113,7 @@ async function serve(config: Config, logs: Logs): Promise<number> {
     });
   } catch (error) {
     if (error instanceof DatabaseInUseError) {
-      logger.error(
-        `the database was refused, nothing was started or written: ${error.message}; ${IN_USE_ADVICE}`,
-      );
+      logger.error(`not started, nothing was written: ${error.message}; ${IN_USE_ADVICE}`);
       return 2;
     }
     logger.error(`cannot open the database: ${describeOpenFailure(config, error)}`);
