@@ -6,6 +6,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const KEY_ID_BYTES = 6;
+/** A key's public id: 12 lowercase hex digits. */
+export const KEY_ID_PATTERN = `^[0-9a-f]{${2 * KEY_ID_BYTES}}$`;
 const SECRET_BYTES = 32;
 /** og_, 12 hex digits, _, 43 base64url characters. */
 const TOKEN_PATTERN = /^og_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;

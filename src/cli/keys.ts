@@ -1,14 +1,27 @@
 // `ordergate keys create | list | revoke`: the API keys of a database. Every server on that database
-// sees a change at once, since each request looks its key up there.
+// sees a change at once, since each request looks its key up there. create and revoke write, so on
+// SQLite they own the file while they run and are refused beside a server (its key API, http/keys.ts,
+// does the same there); list only reads.
 
-import { redactUrl } from '../config.js';
-import { isValidName } from '../domain/order.js';
-import { type KeyRecord, type KeyRole, type OpenedKeyStore, openKeyStore } from '../store/key-store.js';
-import { mintToken } from '../tokens.js';
+import { type DatabaseConfig, redactUrl } from '../config.js';
+import { checkKeySpec, isKeySpecProblem, issueKey, KEY_LABEL_LENGTH_MAX, type KeySpec } from '../key-spec.js';
+import {
+  type KeyRecord,
+  type KeyRole,
+  type OpenedKeyStore,
+  openKeyStore,
+  readKeys,
+} from '../store/key-store.js';
+import { DatabaseInUseError } from '../store/sqlite/owner.js';
 import { databaseOf, type Flags, helpRequested, parseFlags, UsageError, withUsage } from './args.js';
 
-const LABEL_LENGTH_MAX = 64;
-const LABEL_PATTERN = /^[^\p{Cc}]+$/u;
+/** What to do instead when a server owns the SQLite file: stop it, or ask it. */
+const IN_USE_ADVICE = {
+  create:
+    'stop that server first, or create the key through its API: POST /keys with an admin key (see ordergate keys create --help)',
+  revoke:
+    'stop that server first, or revoke the key through its API: DELETE /keys/ID with an admin key (see ordergate keys revoke --help)',
+} as const;
 
 const DATABASE_OPTION =
   '  --database-url URL  the database [DATABASE_URL, default sqlite:./data/ordergate.db]';
@@ -17,6 +30,11 @@ export const KEYS_HELP = `Usage: ordergate keys <create | list | revoke> [option
 
 Manages the API keys of a database. Every server on that database sees a change at once. While no
 key exists the server runs open; the first key closes it.
+
+A SQLite database has one owner: while a server runs on it, create and revoke are refused (exit
+code 2) and the server's own key API does the same over HTTP with an admin key (in open mode, with
+none): POST /keys, DELETE /keys/ID, GET /keys. list only reads and works beside a running server.
+On PostgreSQL every command works beside running servers.
 
   ordergate keys create --admin | --read | --strategy NAME [--name LABEL]
   ordergate keys list
@@ -35,17 +53,23 @@ Options:
   --admin             the key may do everything
   --read              the key may use every GET endpoint and nothing else
   --strategy NAME     the key may place orders for strategy NAME only
-  --name LABEL        a label for people, e.g. "engine A" (1 to ${LABEL_LENGTH_MAX} characters)
+  --name LABEL        a label for people, e.g. "engine A" (1 to ${KEY_LABEL_LENGTH_MAX} characters)
 ${DATABASE_OPTION}
   -h, --help          show this help
 
-Exit codes: 0 when the key is created, 1 if the database cannot be opened, 2 for a bad option.`;
+Beside a server that runs on the same SQLite file, ask the server instead (the token is in the answer):
+  curl -s -XPOST http://127.0.0.1:8080/keys -H "Authorization: Bearer ADMIN_TOKEN" \\
+    -H 'content-type: application/json' -d '{"role":"strategy","strategy":"STRATEGY_A","name":"engine A"}'
+
+Exit codes: 0 when the key is created, 1 if the database cannot be opened, 2 for a bad option or a
+SQLite database a running server owns.`;
 
 const LIST_HELP = `Usage: ordergate keys list [--database-url URL]
 
 Lists the API keys, revoked ones too, one a line, oldest first: the id, the role (and the strategy of a
 strategy key), active or revoked and when, when it was created, when it was last used (recorded at
-most once a minute) and its label. Never a token or a hash.
+most once a minute) and its label. Never a token or a hash. It only reads, so it works beside a
+running server; GET /keys gives the same over HTTP.
 
 Options:
 ${DATABASE_OPTION}
@@ -56,14 +80,15 @@ Exit codes: 0 when listed, 1 if the database cannot be opened, 2 for a bad optio
 const REVOKE_HELP = `Usage: ordergate keys revoke ID [--database-url URL]
 
 Revokes the key with this id (the first column of ordergate keys list). Every running server refuses
-it from its next request on.
+it from its next request on. Beside a server that runs on the same SQLite file, ask the server instead:
+  curl -s -XDELETE http://127.0.0.1:8080/keys/ID -H "Authorization: Bearer ADMIN_TOKEN"
 
 Options:
 ${DATABASE_OPTION}
   -h, --help          show this help
 
 Exit codes: 0 when revoked, 1 if no active key has this id or the database cannot be opened, 2 for a
-bad option.`;
+bad option or a SQLite database a running server owns.`;
 
 const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   create: (argv) => withUsage('keys create', CREATE_HELP, () => create(argv)),
@@ -95,37 +120,36 @@ async function create(argv: string[]): Promise<number> {
     'database-url': { type: 'string' },
   });
   helpRequested(values);
-  const { role, strategy } = roleOf(values);
-  const label = labelOf(values.name);
-  return withKeys(values, async (keys, where) => {
-    const minted = mintToken();
-    await keys.create({
-      id: minted.id,
-      secretSha256: minted.secretSha256,
-      role,
-      strategy,
-      name: label,
-      createdAtMs: Date.now(),
-    });
+  const spec = specOf(values);
+  return withKeys('create', values, async (keys, where) => {
+    const { record, token } = await issueKey(keys, spec, Date.now());
+    const { role, strategy, name } = record;
     const what = role === 'admin' ? 'an admin key' : role === 'read' ? 'a read key' : `a key for ${strategy}`;
     console.log(
-      `created ${what}, id ${minted.id}${label === null ? '' : ` (${JSON.stringify(label)})`}, in ${where}`,
+      `created ${what}, id ${record.id}${name === null ? '' : ` (${JSON.stringify(name)})`}, in ${where}`,
     );
     console.log('The token follows. It is shown this once and only its hash is stored: keep it now.');
-    console.log(minted.token);
+    console.log(token);
     return 0;
   });
 }
 
+/** Reads only: beside a server that owns the SQLite file too. */
 async function list(argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, { 'database-url': { type: 'string' } });
   helpRequested(values);
-  return withKeys(values, async (keys, where) => {
-    const records = await keys.list();
-    if (records.length === 0) console.error(`no API keys in ${where}: a server on it runs open`);
-    for (const line of formatKeys(records)) console.log(line);
-    return 0;
-  });
+  const database = databaseOf(values);
+  const where = whereOf(database);
+  let records: readonly KeyRecord[];
+  try {
+    records = await readKeys(database);
+  } catch (error) {
+    console.error(`ordergate keys list: cannot read ${where}: ${(error as Error).message}`);
+    return 1;
+  }
+  if (records.length === 0) console.error(`no API keys in ${where}: a server on it runs open`);
+  for (const line of formatKeys(records)) console.log(line);
+  return 0;
 }
 
 async function revoke(argv: string[]): Promise<number> {
@@ -133,7 +157,7 @@ async function revoke(argv: string[]): Promise<number> {
   helpRequested(values);
   if (positionals.length !== 1) throw new UsageError('name exactly one key ID to revoke');
   const id = positionals[0]!;
-  return withKeys(values, async (keys, where) => {
+  return withKeys('revoke', values, async (keys, where) => {
     if (!(await keys.revoke(id, Date.now()))) {
       console.error(`ordergate keys revoke: no active key has id ${JSON.stringify(id)} in ${where}`);
       return 1;
@@ -143,41 +167,41 @@ async function revoke(argv: string[]): Promise<number> {
   });
 }
 
-function roleOf(values: Flags): { role: KeyRole; strategy: string | null } {
-  const strategy = values.strategy;
+/** The key the flags ask for; the rules are the key API's too (key-spec.ts). */
+function specOf(values: Flags): KeySpec {
+  const { strategy, name } = values;
   const chosen = [values.admin === true, values.read === true, strategy !== undefined].filter(Boolean);
   if (chosen.length !== 1) throw new UsageError('choose exactly one of --admin, --read or --strategy NAME');
-  if (values.admin === true) return { role: 'admin', strategy: null };
-  if (values.read === true) return { role: 'read', strategy: null };
-  if (typeof strategy !== 'string' || !isValidName(strategy)) {
-    throw new UsageError(
-      `--strategy must be a strategy name (1 to 64 letters, digits, spaces and & ' . _ -), got ${JSON.stringify(strategy)}`,
-    );
-  }
-  return { role: 'strategy', strategy };
+  const role: KeyRole = values.admin === true ? 'admin' : values.read === true ? 'read' : 'strategy';
+  const checked = checkKeySpec(role, textOf(strategy), textOf(name));
+  if (!isKeySpecProblem(checked)) return checked;
+  const given = checked.field === 'strategy' ? strategy : name;
+  throw new UsageError(`--${checked.field} ${checked.problem}, got ${JSON.stringify(given)}`);
 }
 
-function labelOf(name: string | boolean | undefined): string | null {
-  if (name === undefined) return null;
-  if (typeof name !== 'string' || [...name].length > LABEL_LENGTH_MAX || !LABEL_PATTERN.test(name)) {
-    throw new UsageError(
-      `--name must be 1 to ${LABEL_LENGTH_MAX} characters without control characters, got ${JSON.stringify(name)}`,
-    );
-  }
-  return name;
+function textOf(value: string | boolean | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
-/** Opens the key store, runs `use`, closes it; a database that cannot be opened or written is exit code 1. */
+/**
+ * Opens the key store to change it, runs `use`, closes it. A SQLite file a server owns is refused (exit
+ * code 2) with what to do instead; a database that cannot be opened or written is exit code 1.
+ */
 async function withKeys(
+  command: 'create' | 'revoke',
   values: Flags,
   use: (keys: OpenedKeyStore, where: string) => Promise<number>,
 ): Promise<number> {
   const database = databaseOf(values);
-  const where = database.kind === 'sqlite' ? database.path : redactUrl(database.url);
+  const where = whereOf(database);
   let keys: OpenedKeyStore;
   try {
-    keys = await openKeyStore(database);
+    keys = await openKeyStore(database, `keys ${command}`);
   } catch (error) {
+    if (error instanceof DatabaseInUseError) {
+      console.error(`ordergate keys ${command}: ${error.message}; ${IN_USE_ADVICE[command]}`);
+      return 2;
+    }
     console.error(`ordergate keys: cannot open ${where}: ${(error as Error).message}`);
     return 1;
   }
@@ -190,6 +214,10 @@ async function withKeys(
   } finally {
     await keys.close();
   }
+}
+
+function whereOf(database: DatabaseConfig): string {
+  return database.kind === 'sqlite' ? database.path : redactUrl(database.url);
 }
 
 /** One line per key, id first, columns aligned; never a secret or its hash. */

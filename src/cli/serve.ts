@@ -17,6 +17,7 @@ import { createLogs, type Logs } from '../logger.js';
 import { openStore } from '../store/open.js';
 import { PgSchemaError } from '../store/postgres/migrations.js';
 import { SchemaError } from '../store/sqlite/migrations.js';
+import { DatabaseInUseError } from '../store/sqlite/owner.js';
 import type { Store } from '../store/store.js';
 import { writeProfile } from './generate.js';
 
@@ -50,8 +51,16 @@ ${Object.values(SETTINGS)
   .join('\n')}
   ${'-h, --help'.padEnd(FLAG_WIDTH + 2)} show this help
 
+A SQLite database has one owner: a second server (or ordergate keys create or revoke) on a file a
+server runs on is refused at start, naming the process that holds it; check, backup and keys list
+work beside it. PostgreSQL is shared by any number of servers.
+
 Exit codes: 0 after a clean shutdown, 1 if the database cannot be opened, 2 for a bad option,
-configuration value or profile.`;
+configuration value or profile, or a SQLite database another process owns.`;
+
+/** What to do when the SQLite file already has an owner. */
+const IN_USE_ADVICE =
+  'stop that process first, or start this server with a DATABASE_URL of its own (PostgreSQL is the store that several servers share)';
 
 export async function runServe(argv: string[]): Promise<number> {
   let config: Config;
@@ -104,6 +113,10 @@ async function serve(config: Config, logs: Logs): Promise<number> {
       ordersInFlightMax: config.ordersInFlightMax,
     });
   } catch (error) {
+    if (error instanceof DatabaseInUseError) {
+      logger.error(`not started, nothing was written: ${error.message}; ${IN_USE_ADVICE}`);
+      return 2;
+    }
     logger.error(`cannot open the database: ${describeOpenFailure(config, error)}`);
     return 1;
   }

@@ -22,6 +22,7 @@ import { bookRoutes } from './book.js';
 import { BODY_BYTES_MAX, errorAnswer } from './error-answer.js';
 import { HTTP_ERRORS, HttpError, type HttpErrorCode } from './errors.js';
 import { exportRoutes } from './export.js';
+import { keyRoutes } from './keys.js';
 import { orderRoutes } from './orders.js';
 import { useRateLimit } from './rate-limit.js';
 import { ErrorBody as ErrorBodySchema, NameSchema } from './schemas.js';
@@ -157,6 +158,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   orderRoutes(app, services);
   bookRoutes(app, services);
   exportRoutes(app, services);
+  keyRoutes(app, services);
   // A client that sends its order and half-closes the connection (HTTP/1.0 tools, `nc -q`) still reads
   // the answer: by default Node drops the request at the half-close, after the order may be applied.
   (app.server as typeof app.server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;

@@ -51,7 +51,8 @@ const PUBLIC_PREFIXES = ['/docs', '/openapi.json'];
 
 export const OPEN_MODE_WARNING =
   'no API key exists: the server runs open and anyone who can reach it may place orders for every strategy; ' +
-  'create the first with ordergate keys create --admin (npm run keys -- create --admin)';
+  'create the first through this server with POST /keys {"role":"admin"} (its answer holds the token), ' +
+  'or with ordergate keys create --admin (on SQLite, once the server is stopped)';
 
 const NEEDS_KEY = 'this server needs an API key: send Authorization: Bearer TOKEN or X-API-Key: TOKEN';
 /** The same for a malformed token, an unknown id and a wrong secret: a refusal tells nothing about which. */
@@ -189,6 +190,7 @@ function tokenOf(request: FastifyRequest): string | undefined | HttpError {
 function refusal(key: ActiveKey, access: Access | undefined, request: FastifyRequest): HttpError | undefined {
   if (key.role === 'admin' || request.is404) return undefined;
   const route = `${request.method} ${request.routeOptions.url}`;
+  if (access === undefined) return new HttpError('FORBIDDEN', `only an admin key may use ${route}`);
   if (key.role === 'read') {
     if (access === 'read') return undefined;
     return new HttpError('FORBIDDEN', `a read key may use the GET endpoints only, not ${route}`);

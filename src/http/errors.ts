@@ -18,10 +18,11 @@ export const HTTP_ERRORS = {
   FORBIDDEN: {
     status: 403,
     description:
-      "The key's role does not allow this: a read key may only GET, a strategy key may only place orders for its own strategy; the message says which.",
+      "The key's role does not allow this: a read key may only GET the book and the log, a strategy key may only place orders for its own strategy, only an admin key may use the key API (/keys); the message says which.",
   },
   ORDER_NOT_FOUND: { status: 404, description: 'No order has this order_id.' },
   USER_NOT_FOUND: { status: 404, description: 'No user of this name is known.' },
+  KEY_NOT_FOUND: { status: 404, description: 'DELETE /keys/:id: no API key has this id.' },
   NOT_FOUND: {
     status: 404,
     description: 'No such route (check the method and the path; GET /docs lists them).',

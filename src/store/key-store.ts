@@ -1,9 +1,14 @@
 // Where API keys live: in the database every instance shares, so that a key created or revoked by
-// `ordergate keys` counts at once on every running server. A store keeps only the SHA-256 of a key's
-// secret, never the secret. The SQLite store implements this in sqlite/sqlite-keys.ts; the server
-// reaches it as Store.keys, the keys command through openKeyStore().
+// `ordergate keys` or the key API (http/keys.ts) counts at once on every running server. A store keeps
+// only the SHA-256 of a key's secret, never the secret. The SQLite store implements this in
+// sqlite/sqlite-keys.ts; the server reaches it as Store.keys, the keys command through openKeyStore()
+// (to change keys) and readKeys() (to list them).
 
 import type { Config } from '../config.js';
+import { KEY_ID_PATTERN } from '../tokens.js';
+import { decodeCursor, encodeCursor } from './page.js';
+
+const keyIdRegExp = new RegExp(KEY_ID_PATTERN);
 
 /** admin: everything; read: every GET endpoint; strategy: orders for its own strategy only. */
 export type KeyRole = 'admin' | 'read' | 'strategy';
@@ -47,11 +52,21 @@ export interface ActiveKey {
   readonly secretSha256: string;
 }
 
+/** Where a page of keys starts: after this key, in the order keys are listed (creation time, then id). */
+export interface KeyCursor {
+  readonly createdAtMs: number;
+  readonly id: string;
+}
+
 export interface KeyStore {
   /** Stores a new, active key. Rejects if a key with this id exists. */
   create(key: NewKey): Promise<void>;
-  /** Every key, revoked ones too, in the order they were created. */
+  /** Every key, revoked ones too, in the order they were created (ties by id). */
   list(): Promise<readonly KeyRecord[]>;
+  /** At most `limit` keys after `after` (from the first when null), in the order of list(). */
+  page(after: KeyCursor | null, limit: number): Promise<readonly KeyRecord[]>;
+  /** The key with this id, revoked or not. */
+  find(id: string): Promise<KeyRecord | undefined>;
   /** Revokes the key from atMs on. False when no active key has this id (unknown or already revoked). */
   revoke(id: string, atMs: number): Promise<boolean>;
   /**
@@ -80,17 +95,51 @@ export interface OpenedKeyStore extends KeyStore {
 }
 
 /**
- * Opens the keys of the database a DATABASE_URL names, creating and migrating the database if need be;
- * no profile needed. Used by `ordergate keys`.
+ * Opens the keys of the database a DATABASE_URL names, to change them, creating and migrating the
+ * database if need be; no profile needed. Used by `ordergate keys create` and `revoke` (the command
+ * names itself for whoever it keeps waiting). A SQLite file is owned for as long as the store is open:
+ * beside a server that owns it, this throws DatabaseInUseError. PostgreSQL is shared: no owner.
  */
-export async function openKeyStore(database: Config['database']): Promise<OpenedKeyStore> {
+export async function openKeyStore(database: Config['database'], command: string): Promise<OpenedKeyStore> {
   switch (database.kind) {
     case 'sqlite':
-      return (await import('./sqlite/sqlite-keys.js')).openSqliteKeyStore(database.path);
+      return (await import('./sqlite/sqlite-keys.js')).openSqliteKeyStore(database.path, command);
     case 'postgres':
-      return (await import('./postgres/pg-keys.js')).openPgKeyStore(
-        database.url,
-        (await import('./postgres/connection.js')).stderrPoolLogger,
-      );
+      return openPgKeys(database.url);
   }
+}
+
+/**
+ * Every key of the database, as list() gives them, for `ordergate keys list`. It only reads: on SQLite it
+ * takes no ownership and creates nothing, so it works beside a running server.
+ */
+export async function readKeys(database: Config['database']): Promise<readonly KeyRecord[]> {
+  if (database.kind === 'sqlite')
+    return (await import('./sqlite/sqlite-keys.js')).readSqliteKeys(database.path);
+  const keys = await openPgKeys(database.url);
+  try {
+    return await keys.list();
+  } finally {
+    await keys.close();
+  }
+}
+
+async function openPgKeys(url: string): Promise<OpenedKeyStore> {
+  return (await import('./postgres/pg-keys.js')).openPgKeyStore(
+    url,
+    (await import('./postgres/connection.js')).stderrPoolLogger,
+  );
+}
+
+/** A page's next_after: opaque, like every text cursor of the API. */
+export function keyCursor(key: KeyRecord): string {
+  return encodeCursor([key.createdAtMs, key.id]);
+}
+
+export function parseKeyCursor(text: string): KeyCursor | null {
+  const parts = decodeCursor(text);
+  if (parts === null || parts.length !== 2) return null;
+  const [createdAtMs, id] = parts;
+  if (!Number.isSafeInteger(createdAtMs) || typeof id !== 'string' || !keyIdRegExp.test(id)) return null;
+  return { createdAtMs: createdAtMs as number, id };
 }

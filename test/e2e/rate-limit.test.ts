@@ -16,9 +16,9 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 test('a flood from one key gets 429 with Retry-After and applies nothing, and another key is not held back', async (t) => {
   const server = await startServer(t, { profile: PROFILE, env: { RATE_LIMIT: String(LIMIT) } });
+  const admin = await createKey(server, '--admin');
   const flooder = await createKey(server, '--strategy', 'S1');
   const other = await createKey(server, '--strategy', 'S2');
-  const admin = await createKey(server, '--admin');
   const flood = Array.from({ length: 6 * LIMIT }, (_, i) =>
     post(
       `${server.url}/orders`,

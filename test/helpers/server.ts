@@ -189,18 +189,63 @@ export async function get(url: string, headers: Record<string, string> = {}) {
   };
 }
 
-/** Creates an API key with the CLI, as an operator would, on the server's database. */
-export async function createKey(server: { databaseUrl: string }, ...flags: string[]) {
+/** The first admin key the helpers created on a running SQLite server: what their later key calls use. */
+const adminTokens = new WeakMap<object, string>();
+
+/**
+ * Whether keys must go through the server: a SQLite file has one owner, so beside a running server the
+ * keys CLI is refused and an operator uses the server's key API instead. PostgreSQL is shared: the CLI.
+ */
+function throughServer(server: { databaseUrl: string; url?: string }): server is Server {
+  return server.databaseUrl.startsWith('sqlite:') && server.url !== undefined;
+}
+
+/**
+ * Creates an API key as an operator would: with the CLI (PostgreSQL, or no server), or through the
+ * running server's key API (SQLite): open while no key exists, then with the first admin key made here,
+ * so that after a first non-admin key no other can be made this way (make the admin key first).
+ */
+export async function createKey(server: { databaseUrl: string; url?: string }, ...flags: string[]) {
+  if (throughServer(server)) return createKeyThroughServer(server, flags);
   const result = await runCli(['keys', 'create', ...flags, '--database-url', server.databaseUrl]);
   if (result.code !== 0) throw new Error(`keys create ${flags.join(' ')}: ${result.stderr}`);
   const token = result.stdout.trimEnd().split('\n').at(-1)!;
   return { id: token.split('_')[1]!, token };
 }
 
-/** Revokes an API key with the CLI, as an operator would. */
-export async function revokeKey(server: { databaseUrl: string }, id: string): Promise<void> {
+async function createKeyThroughServer(server: Server, flags: readonly string[]) {
+  const body: Record<string, string> = {};
+  for (let i = 0; i < flags.length; i++) {
+    const flag = flags[i]!;
+    if (flag === '--admin' || flag === '--read') body.role = flag.slice(2);
+    else if (flag === '--strategy') body.role = 'strategy';
+    if (flag === '--strategy' || flag === '--name') body[flag.slice(2)] = flags[++i]!;
+  }
+  const answer = await post(`${server.url}/keys`, body, operatorHeaders(server));
+  if (answer.status !== 201)
+    throw new Error(`POST /keys ${JSON.stringify(body)}: ${JSON.stringify(answer.body)}`);
+  const { id, token } = answer.body as { id: string; token: string };
+  if (body.role === 'admin' && !adminTokens.has(server)) adminTokens.set(server, token);
+  return { id, token };
+}
+
+/** Revokes an API key as an operator would: with the CLI, or through the running SQLite server. */
+export async function revokeKey(server: { databaseUrl: string; url?: string }, id: string): Promise<void> {
+  if (throughServer(server)) {
+    const answer = await fetch(`${server.url}/keys/${id}`, {
+      method: 'DELETE',
+      headers: operatorHeaders(server),
+    });
+    if (answer.status !== 200) throw new Error(`DELETE /keys/${id}: ${answer.status} ${await answer.text()}`);
+    return;
+  }
   const result = await runCli(['keys', 'revoke', id, '--database-url', server.databaseUrl]);
   if (result.code !== 0) throw new Error(`keys revoke ${id}: ${result.stderr}`);
+}
+
+function operatorHeaders(server: Server): Record<string, string> {
+  const token = adminTokens.get(server);
+  return token === undefined ? {} : { authorization: `Bearer ${token}` };
 }
 
 export function seedOrder(strategy: string, instrument: string, position: string) {

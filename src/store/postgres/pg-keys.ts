@@ -2,7 +2,7 @@
 // `ordergate keys` counts at once on every instance. Each request's lookup is one primary-key read.
 
 import type pg from 'pg';
-import type { ActiveKey, KeyRecord, KeyStore, NewKey, OpenedKeyStore } from '../key-store.js';
+import type { ActiveKey, KeyCursor, KeyRecord, KeyStore, NewKey, OpenedKeyStore } from '../key-store.js';
 import { connectForStart, createPool, isConnectionFault, type PoolLogger } from './connection.js';
 import { migratePostgres } from './migrations.js';
 
@@ -63,6 +63,24 @@ export class PgKeys implements KeyStore {
       `SELECT ${RECORD_COLUMNS} FROM api_keys ORDER BY created_at_ms, key_id`,
     );
     return result.rows;
+  }
+
+  async page(after: KeyCursor | null, limit: number): Promise<readonly KeyRecord[]> {
+    // The table is small (keys are made by hand): no index, a page sorts it.
+    const result = await this.#pool.query<KeyRecord>(
+      `SELECT ${RECORD_COLUMNS} FROM api_keys WHERE (created_at_ms, key_id) > ($1, $2)
+       ORDER BY created_at_ms, key_id LIMIT $3`,
+      [after?.createdAtMs ?? -1, after?.id ?? '', limit],
+    );
+    return result.rows;
+  }
+
+  async find(id: string): Promise<KeyRecord | undefined> {
+    const result = await this.#pool.query<KeyRecord>(
+      `SELECT ${RECORD_COLUMNS} FROM api_keys WHERE key_id = $1`,
+      [id],
+    );
+    return result.rows[0];
   }
 
   async revoke(id: string, atMs: number): Promise<boolean> {

@@ -1,16 +1,26 @@
 // API keys in the SQLite file. The server reads them on its main thread's connection (a lookup by
-// primary key per request: microseconds, and WAL shows it what another process committed a moment
-// ago); it records last use through its writer thread, so that it never competes with the order
-// writer for the write lock. `ordergate keys` opens the file on its own and writes directly.
+// primary key per request: microseconds); it writes them (last use, and the keys its API creates and
+// revokes) through its writer thread, so that the event loop never waits on the write lock. `ordergate keys create` and `revoke` own the file while they write (no
+// server may run on it meanwhile); `keys list` only reads, beside anything.
 
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
-import type { ActiveKey, KeyRecord, KeyStore, NewKey, OpenedKeyStore } from '../key-store.js';
+import type { ActiveKey, KeyCursor, KeyRecord, KeyStore, NewKey, OpenedKeyStore } from '../key-store.js';
 import { openConnection } from './connection.js';
-import { migrate } from './migrations.js';
+import { migrate, SCHEMA_VERSION, SchemaError } from './migrations.js';
+import { type OwnerLock, takeOwnership } from './owner.js';
+import type { KeyChange } from './writer-protocol.js';
 
-type RecordLastUse = (id: string, atMs: number) => Promise<void>;
+/** Who writes the keys: the server's writer thread, or (by default) the connection itself. */
+export interface KeyWriter {
+  recordLastUse(id: string, atMs: number): Promise<void>;
+  /** True when a key was created, or an active key revoked. */
+  change(change: KeyChange): Promise<boolean>;
+}
+
+const RECORD_COLUMNS = `key_id AS id, role, strategy, name, created_at_ms AS createdAtMs,
+  last_used_at_ms AS lastUsedAtMs, revoked_at_ms AS revokedAtMs`;
 
 function prepare(db: Database.Database) {
   return {
@@ -18,10 +28,13 @@ function prepare(db: Database.Database) {
       `INSERT INTO api_keys (key_id, secret_sha256, role, strategy, name, created_at_ms)
        VALUES (@id, @secretSha256, @role, @strategy, @name, @createdAtMs)`,
     ),
-    list: db.prepare(
-      `SELECT key_id AS id, role, strategy, name, created_at_ms AS createdAtMs,
-       last_used_at_ms AS lastUsedAtMs, revoked_at_ms AS revokedAtMs FROM api_keys ORDER BY created_at_ms, rowid`,
+    list: db.prepare(`SELECT ${RECORD_COLUMNS} FROM api_keys ORDER BY created_at_ms, key_id`),
+    // The table is small (keys are made by hand): no index, a page sorts it.
+    page: db.prepare(
+      `SELECT ${RECORD_COLUMNS} FROM api_keys WHERE (created_at_ms, key_id) > (?, ?)
+       ORDER BY created_at_ms, key_id LIMIT ?`,
     ),
+    find: db.prepare(`SELECT ${RECORD_COLUMNS} FROM api_keys WHERE key_id = ?`),
     revoke: db.prepare('UPDATE api_keys SET revoked_at_ms = ? WHERE key_id = ? AND revoked_at_ms IS NULL'),
     findActive: db.prepare(
       `SELECT key_id AS id, role, strategy, secret_sha256 AS secretSha256 FROM api_keys
@@ -36,13 +49,21 @@ function prepare(db: Database.Database) {
 
 export class SqliteKeys implements KeyStore {
   #statements: ReturnType<typeof prepare>;
-  readonly #recordLastUse: RecordLastUse;
+  readonly #writer: KeyWriter;
 
-  /** Without recordLastUse, last use is written on `db` itself (the keys command does so). */
-  constructor(db: Database.Database, recordLastUse?: RecordLastUse) {
+  /** Without a writer, keys are written on `db` itself (the keys command does so). */
+  constructor(db: Database.Database, writer?: KeyWriter) {
     this.#statements = prepare(db);
-    this.#recordLastUse =
-      recordLastUse ?? (async (id, atMs) => void this.#statements.recordLastUse.run(atMs, id));
+    this.#writer = writer ?? {
+      recordLastUse: async (id, atMs) => void this.#statements.recordLastUse.run(atMs, id),
+      change: async (change) => {
+        const done =
+          change.kind === 'create'
+            ? this.#statements.create.run(change.key)
+            : this.#statements.revoke.run(change.atMs, change.id);
+        return done.changes === 1;
+      },
+    };
   }
 
   /** The store reopens its connection after a fault: read from the new one. */
@@ -51,15 +72,23 @@ export class SqliteKeys implements KeyStore {
   }
 
   async create(key: NewKey): Promise<void> {
-    this.#statements.create.run(key);
+    await this.#writer.change({ kind: 'create', key });
   }
 
   async list(): Promise<readonly KeyRecord[]> {
     return this.#statements.list.all() as KeyRecord[];
   }
 
-  async revoke(id: string, atMs: number): Promise<boolean> {
-    return this.#statements.revoke.run(atMs, id).changes === 1;
+  async page(after: KeyCursor | null, limit: number): Promise<readonly KeyRecord[]> {
+    return this.#statements.page.all(after?.createdAtMs ?? -1, after?.id ?? '', limit) as KeyRecord[];
+  }
+
+  async find(id: string): Promise<KeyRecord | undefined> {
+    return this.#statements.find.get(id) as KeyRecord | undefined;
+  }
+
+  revoke(id: string, atMs: number): Promise<boolean> {
+    return this.#writer.change({ kind: 'revoke', id, atMs });
   }
 
   async findActive(id: string): Promise<ActiveKey | undefined> {
@@ -71,33 +100,67 @@ export class SqliteKeys implements KeyStore {
   }
 
   recordLastUse(id: string, atMs: number): Promise<void> {
-    return this.#recordLastUse(id, atMs);
+    return this.#writer.recordLastUse(id, atMs);
   }
 }
 
-/** The keys of a database file, for `ordergate keys`: creates and migrates the file if need be. */
-export function openSqliteKeyStore(path: string): OpenedKeyStore {
+/**
+ * The keys of a database file, to change them (`ordergate keys create`, `revoke`): owns the file for
+ * as long as it is open, so that no server starts on it meanwhile, then creates and migrates it if
+ * need be. Throws DatabaseInUseError when a server owns it.
+ */
+export function openSqliteKeyStore(path: string, command: string): OpenedKeyStore {
   mkdirSync(dirname(path), { recursive: true });
-  const db = openConnection(path);
+  const owner = takeOwnership(path, command);
+  let db: Database.Database | undefined;
   try {
+    db = openConnection(path);
     migrate(db, path);
   } catch (error) {
-    db.close();
+    db?.close();
+    owner.release();
     throw error;
   }
-  return new OwnedSqliteKeys(db);
+  return new OwnedSqliteKeys(db, owner);
 }
 
-/** Keys on a connection of their own, closed with them. */
+/**
+ * Every key of a database file, read on a read-only connection beside whatever runs on it: no owner,
+ * no migration, nothing created. A file that does not exist, or is from before keys, has none.
+ */
+export function readSqliteKeys(path: string): readonly KeyRecord[] {
+  if (!existsSync(path)) return [];
+  const db = openConnection(path, { readonly: true });
+  try {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new SchemaError(
+        `${path} has schema version ${version}, newer than this ordergate knows (${SCHEMA_VERSION}): upgrade ordergate`,
+      );
+    }
+    const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'api_keys'").get();
+    if (table === undefined) return [];
+    return db
+      .prepare(`SELECT ${RECORD_COLUMNS} FROM api_keys ORDER BY created_at_ms, key_id`)
+      .all() as KeyRecord[];
+  } finally {
+    db.close();
+  }
+}
+
+/** Keys on a connection of their own, closed with them, and the file given up after. */
 class OwnedSqliteKeys extends SqliteKeys implements OpenedKeyStore {
   readonly #db: Database.Database;
+  readonly #owner: OwnerLock;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, owner: OwnerLock) {
     super(db);
     this.#db = db;
+    this.#owner = owner;
   }
 
   async close(): Promise<void> {
     this.#db.close();
+    this.#owner.release();
   }
 }

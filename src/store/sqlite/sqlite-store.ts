@@ -1,7 +1,8 @@
-// The embedded store. It is the only process on its file, so it keeps the open book in memory and
-// decides there, in order; a writer thread commits what was decided, many orders to one fsync, and
-// each answer waits for the commit that holds it. A failed commit fails every order decided on top
-// of it (503) and the book is rebuilt from the database, never left ahead of the disk.
+// The embedded store. It is the only process on its file (owner.ts holds the file for it), so it
+// keeps the open book in memory and decides there, in order; a writer thread commits what was
+// decided, many orders to one fsync, and each answer waits for the commit that holds it. A failed
+// commit fails every order decided on top of it (503) and the book is rebuilt from the database,
+// never left ahead of the disk.
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -29,6 +30,7 @@ import {
 } from '../store.js';
 import { openConnection } from './connection.js';
 import { databaseIdOf, migrate } from './migrations.js';
+import { type OwnerLock, takeOwnership } from './owner.js';
 import { loadUsers, syncProfile, type Users } from './profile-sync.js';
 import { SqliteKeys } from './sqlite-keys.js';
 import { SqliteReads } from './sqlite-reads.js';
@@ -92,7 +94,15 @@ type State = 'starting' | 'ready' | 'recovering' | 'closing' | 'closed';
 
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
   mkdirSync(dirname(options.path), { recursive: true });
-  const db = openConnection(options.path);
+  // Before the first write of any kind (WAL mode, migrations): a second server is refused untouched.
+  const owner = takeOwnership(options.path, 'serve');
+  let db: Database.Database;
+  try {
+    db = openConnection(options.path);
+  } catch (error) {
+    owner.release();
+    throw error;
+  }
   try {
     const schema = migrate(db, options.path);
     if (schema.from !== schema.to) options.logger.info({ schema }, 'database schema migrated');
@@ -103,11 +113,12 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
         'profile stored in the database as a new version',
       );
     }
-    const store = new SqliteStore(db, options);
+    const store = new SqliteStore(db, owner, options);
     await store.start();
     return store;
   } catch (error) {
     db.close();
+    owner.release();
     throw error;
   }
 }
@@ -118,6 +129,8 @@ export class SqliteStore implements Store {
   /** Read on the main thread's connection; last uses are written by the writer thread. */
   readonly keys: SqliteKeys;
   #db: Database.Database;
+  /** Held from before the first write until the database is closed: no second process on the file. */
+  readonly #owner: OwnerLock;
   readonly #path: string;
   readonly #logger: Logger;
   #reads: SqliteReads;
@@ -153,17 +166,26 @@ export class SqliteStore implements Store {
   #drained: (() => void) | null = null;
   #closed: Promise<void> | null = null;
   #writerClosed: (() => void) | null = null;
-  #nextLastUse = 1;
-  readonly #lastUses = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  /** Key writes (last uses, changes through the API) the writer has not answered yet, by number. */
+  #nextKeyWrite = 1;
+  readonly #keyWrites = new Map<
+    number,
+    { resolve: (changed: boolean) => void; reject: (error: Error) => void }
+  >();
 
-  constructor(db: Database.Database, options: SqliteStoreOptions) {
+  constructor(db: Database.Database, owner: OwnerLock, options: SqliteStoreOptions) {
     this.#db = db;
+    this.#owner = owner;
     this.#path = options.path;
     this.#logger = options.logger;
     this.#ordersInFlightMax = options.ordersInFlightMax;
     this.#reads = new SqliteReads(db);
     this.databaseId = databaseIdOf(db);
-    this.keys = new SqliteKeys(db, (id, atMs) => this.#recordLastUse(id, atMs));
+    this.keys = new SqliteKeys(db, {
+      recordLastUse: async (keyId, atMs) =>
+        void (await this.#keyWrite((seq) => ({ type: 'last-use', seq, keyId, atMs }))),
+      change: (change) => this.#keyWrite((seq) => ({ type: 'key-change', seq, change })),
+    });
     this.#users = loadUsers(db);
     this.#directory = new Directory(options.profile, (user) => this.#users.idOf.get(user));
   }
@@ -328,7 +350,10 @@ export class SqliteStore implements Store {
         setTimeout(() => this.#send({ type: 'reset' }), WRITER_RETRY_DELAY_MS).unref();
         return;
       case 'last-use-done':
-        this.#lastUseDone(message.seq, message.error);
+        this.#keyWriteDone(message.seq, true, message.error);
+        return;
+      case 'key-change-done':
+        this.#keyWriteDone(message.seq, message.changed, message.error);
         return;
       case 'wal-held':
         this.#logger.warn(
@@ -345,19 +370,20 @@ export class SqliteStore implements Store {
     }
   }
 
-  #recordLastUse(keyId: string, atMs: number): Promise<void> {
+  /** Hands a key write to the writer thread; settles when it is committed, or could not be. */
+  #keyWrite(message: (seq: number) => ToWriter): Promise<boolean> {
     if (this.#worker === null || this.#state === 'closed')
       return Promise.reject(new Error('the writer thread is not running'));
-    const seq = this.#nextLastUse++;
-    const done = new Promise<void>((resolve, reject) => this.#lastUses.set(seq, { resolve, reject }));
-    this.#send({ type: 'last-use', seq, keyId, atMs });
+    const seq = this.#nextKeyWrite++;
+    const done = new Promise<boolean>((resolve, reject) => this.#keyWrites.set(seq, { resolve, reject }));
+    this.#send(message(seq));
     return done;
   }
 
-  #lastUseDone(seq: number, error: string | undefined): void {
-    const pending = this.#lastUses.get(seq);
-    this.#lastUses.delete(seq);
-    if (error === undefined) pending?.resolve();
+  #keyWriteDone(seq: number, changed: boolean, error: string | undefined): void {
+    const pending = this.#keyWrites.get(seq);
+    this.#keyWrites.delete(seq);
+    if (error === undefined) pending?.resolve(changed);
     else pending?.reject(new Error(error));
   }
 
@@ -496,9 +522,9 @@ export class SqliteStore implements Store {
   #onWriterExit(worker: Worker, why: string): void {
     if (this.#worker !== worker) return;
     this.#worker = null;
-    for (const pending of this.#lastUses.values())
+    for (const pending of this.#keyWrites.values())
       pending.reject(new Error(`the writer thread stopped (${why})`));
-    this.#lastUses.clear();
+    this.#keyWrites.clear();
     const closing = this.#state === 'closing' || this.#state === 'closed';
     if (!closing || this.#inFlight.size > 0 || this.#unposted.length > 0) {
       // It may have died after a commit and before saying so: the outcome of what was in flight is unknown.
@@ -659,8 +685,10 @@ export class SqliteStore implements Store {
       await stopped;
     }
     this.#state = 'closed';
-    // The last connection to close checkpoints the whole WAL and removes it.
+    // The last connection to close checkpoints the whole WAL and removes it; only then may another
+    // process own the file.
     this.#db.close();
+    this.#owner.release();
   }
 }
 

@@ -1,6 +1,8 @@
 // Messages between the store (main thread) and its writer thread. One writer, messages in order:
 // the book is updated in decision order, so the log commits in order_id order.
 
+import type { NewKey } from '../key-store.js';
+
 /**
  * The write-ahead log's file may grow to this many bytes. Past it the writer, between two
  * transactions, checkpoints what is left and starts the log again from the beginning of the file
@@ -41,7 +43,13 @@ export type ToWriter =
   | { readonly type: 'reset' }
   | { readonly type: 'close' }
   /** An API key's last use: written by the one writer, so it never competes with the orders for the lock. */
-  | { readonly type: 'last-use'; readonly seq: number; readonly keyId: string; readonly atMs: number };
+  | { readonly type: 'last-use'; readonly seq: number; readonly keyId: string; readonly atMs: number }
+  /** A key created or revoked through the key API: the same one writer, for the same reason. */
+  | { readonly type: 'key-change'; readonly seq: number; readonly change: KeyChange };
+
+export type KeyChange =
+  | { readonly kind: 'create'; readonly key: NewKey }
+  | { readonly kind: 'revoke'; readonly id: string; readonly atMs: number };
 
 export type FromWriter =
   | { readonly type: 'ready' }
@@ -56,8 +64,15 @@ export type FromWriter =
     }
   | { readonly type: 'reset-done' }
   | { readonly type: 'reset-failed'; readonly message: string }
-  /** The last use numbered seq is written, or could not be (error). */
+  /** The last use or key change numbered seq is written, or could not be (error). */
   | { readonly type: 'last-use-done'; readonly seq: number; readonly error?: string }
+  /** changed: a key was created, or an active key revoked (false: no active key had the id). */
+  | {
+      readonly type: 'key-change-done';
+      readonly seq: number;
+      readonly changed: boolean;
+      readonly error?: string;
+    }
   /** The WAL is past WAL_BYTES_MAX and a reader keeps it from being reset (sent at most every 10 s). */
   | { readonly type: 'wal-held'; readonly bytes: number }
   | { readonly type: 'closed' };

@@ -10,6 +10,7 @@ import type Database from 'better-sqlite3';
 import { BUSY_TIMEOUT_MS, openConnection } from './connection.js';
 import {
   type FromWriter,
+  type KeyChange,
   type OrderWrite,
   type ToWriter,
   WAL_BYTES_MAX,
@@ -27,6 +28,8 @@ let inode = inodeOf(path);
 let queue: { batch: number; orders: readonly OrderWrite[] }[] = [];
 /** API keys' last uses, written after the orders queued with them, in a transaction of their own. */
 let lastUses: { seq: number; keyId: string; atMs: number }[] = [];
+/** Keys created or revoked through the API, after the orders queued with them, each in its own transaction. */
+let keyChanges: { seq: number; change: KeyChange }[] = [];
 let flushScheduled = false;
 /** After a failed commit, every batch is refused until the main thread has rebuilt its book. */
 let failure: { code: string; message: string } | null = null;
@@ -65,6 +68,13 @@ function prepare(connection: Database.Database) {
     'UPDATE api_keys SET last_used_at_ms = max(coalesce(last_used_at_ms, 0), ?) WHERE key_id = ?',
   );
   return {
+    createKey: connection.prepare(
+      `INSERT INTO api_keys (key_id, secret_sha256, role, strategy, name, created_at_ms)
+       VALUES (@id, @secretSha256, @role, @strategy, @name, @createdAtMs)`,
+    ),
+    revokeKey: connection.prepare(
+      'UPDATE api_keys SET revoked_at_ms = ? WHERE key_id = ? AND revoked_at_ms IS NULL',
+    ),
     order: connection.prepare(
       `INSERT INTO orders (order_id, client_order_id, strategy, instrument, side, status, reason, received_at_ms,
                            answer, fills, denials)
@@ -157,6 +167,7 @@ function disagreement(expected: number, removed: number): Error {
 function flush(): void {
   flushScheduled = false;
   commitOrders();
+  commitKeyChanges();
   commitLastUses();
   boundWal();
 }
@@ -266,10 +277,8 @@ function commitLastUses(): void {
   if (lastUses.length === 0) return;
   const taken = lastUses;
   lastUses = [];
-  let error: string | undefined;
-  if (failure !== null) error = `the store is recovering (${failure.code})`;
-  else if (inodeOf(path) !== inode) error = `${path} was removed or replaced while open`;
-  else {
+  let error = unwritable();
+  if (error === undefined) {
     try {
       statements.commitLastUses(taken);
     } catch (caught) {
@@ -278,6 +287,35 @@ function commitLastUses(): void {
   }
   for (const use of taken)
     post({ type: 'last-use-done', seq: use.seq, ...(error !== undefined && { error }) });
+}
+
+/** A key change that cannot be written is answered so (the API says 503), never a fault of the store. */
+function commitKeyChanges(): void {
+  const taken = keyChanges;
+  keyChanges = [];
+  for (const { seq, change } of taken) {
+    const why = unwritable();
+    if (why !== undefined) {
+      post({ type: 'key-change-done', seq, changed: false, error: why });
+      continue;
+    }
+    try {
+      const changes =
+        change.kind === 'create'
+          ? statements.createKey.run(change.key).changes
+          : statements.revokeKey.run(change.atMs, change.id).changes;
+      post({ type: 'key-change-done', seq, changed: changes === 1 });
+    } catch (error) {
+      post({ type: 'key-change-done', seq, changed: false, error: describe(error).message });
+    }
+  }
+}
+
+/** Why nothing but orders' recovery may be written now, or undefined. */
+function unwritable(): string | undefined {
+  if (failure !== null) return `the store is recovering (${failure.code})`;
+  if (inodeOf(path) !== inode) return `${path} was removed or replaced while open`;
+  return undefined;
 }
 
 function scheduleFlush(): void {
@@ -351,6 +389,9 @@ port.on('message', (message: ToWriter) => {
     scheduleFlush();
   } else if (message.type === 'last-use') {
     lastUses.push({ seq: message.seq, keyId: message.keyId, atMs: message.atMs });
+    scheduleFlush();
+  } else if (message.type === 'key-change') {
+    keyChanges.push({ seq: message.seq, change: message.change });
     scheduleFlush();
   } else if (message.type === 'reset') {
     reset();
