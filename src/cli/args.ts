@@ -14,6 +14,35 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** A value that parseArgs would take for a flag: -5, -1.5, -.5. */
+const NEGATIVE_NUMBER = /^-\.?\d/;
+
+/**
+ * parseArgs refuses `--interval -5` as ambiguous (the value looks like a flag), which hides the real
+ * mistake behind advice about '='. A negative number after a flag that takes a value is its value:
+ * glued on as `--interval=-5`, it reaches the flag's own check, which says what the flag accepts.
+ */
+function glueNegativeValues(argv: readonly string[], options: Options): string[] {
+  const glued: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index]!;
+    const next = argv[index + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (
+      name !== undefined &&
+      options[name]?.type === 'string' &&
+      next !== undefined &&
+      NEGATIVE_NUMBER.test(next)
+    ) {
+      glued.push(`${arg}=${next}`);
+      index++;
+    } else {
+      glued.push(arg);
+    }
+  }
+  return glued;
+}
+
 /** Parses strictly; --help and -h are added to every command. Throws UsageError. */
 export function parseFlags(
   argv: readonly string[],
@@ -22,16 +51,25 @@ export function parseFlags(
 ): { values: Flags; positionals: string[] } {
   try {
     const parsed = parseArgs({
-      args: [...argv],
+      args: glueNegativeValues(argv, options),
       options: { ...options, help: { type: 'boolean', short: 'h' } },
       allowPositionals: positionals,
       strict: true,
     });
     return { values: parsed.values as Flags, positionals: parsed.positionals };
   } catch (error) {
-    // parseArgs explains at length how to pass a value that starts with '-': the first sentence is enough.
-    throw new UsageError((error as Error).message.split(/\.\s/)[0] ?? String(error));
+    throw new UsageError(describeParseError((error as Error).message));
   }
+}
+
+/** A flag without its value: "argument missing" at the end, "ambiguous" when another flag follows. */
+const VALUE_MISSING = /^Option '(-[^' ]+)(?: <value>)?' argument (?:missing|is ambiguous)/;
+
+function describeParseError(message: string): string {
+  const missing = VALUE_MISSING.exec(message);
+  if (missing) return `${missing[1]} needs a value`;
+  // parseArgs explains some mistakes at length: the first sentence is enough.
+  return message.split(/\.\s/)[0] ?? message;
 }
 
 /** Runs a command's body, turning a UsageError into one line on stderr and exit code 2. */

@@ -19,7 +19,7 @@ Writes a random user profile ({"<user>": {"<STRATEGY>": ["<INSTRUMENT>", ...]}})
 file, as the seed's Generate_User_Profile.py did. The same seed gives a byte-identical file.
 
   --users N          how many users, 1 to 10000000 (default 3)
-  --seed S           an integer seed (default 1; a negative one as --seed=-5)
+  --seed S           an integer seed (default 1)
   --out PATH         where to write the profile (default Jsons/user_profile.json)
   --universe PATH    names to draw from (default Jsons/raw_details.json)
   -h, --help         print this help`;

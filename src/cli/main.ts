@@ -2,49 +2,69 @@
 // The one CLI: ordergate serve | generate | produce | check | backup | keys. Each command parses its own
 // flags, and is loaded only when called: generate and produce need neither Fastify nor SQLite.
 
+import { readVersion } from './version.js';
+
 type Run = (argv: string[]) => Promise<number>;
 
-const COMMANDS: Record<string, { load: () => Promise<Run>; summary: string }> = {
+/** Each command with the npm script that runs it from a clone (package.json's scripts; a test keeps them equal). */
+const COMMANDS: Record<string, { load: () => Promise<Run>; summary: string; script: string }> = {
   serve: {
     load: async () => (await import('./serve.js')).runServe,
-    summary: 'start the HTTP API (npm start)',
+    summary: 'start the HTTP API',
+    script: 'npm start',
   },
   generate: {
     load: async () => (await import('./generate.js')).runGenerate,
-    summary: 'write a random user profile in the seed format (npm run generate)',
+    summary: 'write a random user profile in the seed format',
+    script: 'npm run generate',
   },
   produce: {
     load: async () => (await import('./produce.js')).runProduce,
-    summary: 'send random orders to a running server (npm run produce)',
+    summary: 'send random orders to a running server',
+    script: 'npm run produce',
   },
   check: {
     load: async () => (await import('./check.js')).runCheck,
     summary: 'verify a database: integrity and the replay of the whole order log',
+    script: 'npm run check',
   },
   backup: {
     load: async () => (await import('./backup.js')).runBackup,
     summary: 'write a consistent copy of the database while the server runs',
+    script: 'npm run backup',
   },
   keys: {
     load: async () => (await import('./keys.js')).runKeys,
-    summary: 'create, list and revoke API keys (npm run keys)',
+    summary: 'create, list and revoke API keys',
+    script: 'npm run keys',
   },
 };
 
-const HELP = `Usage: ordergate <command> [options]
+const SCRIPT_WIDTH = Math.max(...Object.values(COMMANDS).map((command) => command.script.length));
 
-Commands:
+const HELP = `Usage: ordergate <command> [options]
+       ordergate --version | --help
+
+Commands, and the npm script that runs each from a clone:
 ${Object.entries(COMMANDS)
-  .map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`)
+  .map(([name, command]) => `  ${name.padEnd(10)} ${command.script.padEnd(SCRIPT_WIDTH)}  ${command.summary}`)
   .join('\n')}
 
-Run ordergate <command> --help for the options of each.`;
+Run ordergate <command> --help for the options of each. Through npm, the flags follow a --, which
+tells npm they are the command's: npm run produce -- --count 10 (npm start -- --port 9090).
+
+  -v, --version  print the version
+  -h, --help     print this help`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(HELP);
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    console.log(readVersion());
+    return 0;
   }
   const command = COMMANDS[name];
   if (command === undefined) {

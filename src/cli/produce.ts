@@ -17,22 +17,32 @@ const USAGE = `Usage: ordergate produce [--url URL] [--key TOKEN] [--count N] [-
 Sends random orders (a strategy, an instrument and BUY or SELL from the universe file) one at a time to
 POST {url}/create_order, as the seed's Order_Producer.py did, and prints each answer and a summary.
 Ctrl-C stops sending and prints the summary. The seed is printed so that a run can be replayed.
+Through npm, flags follow a --: npm run produce -- --count 10 --interval 0
 
-  --url URL          the server (default http://127.0.0.1:8080)
+  --url URL          the server, as its base URL or the seed's full endpoint URL
+                     (default http://127.0.0.1:8080; http://127.0.0.1:8080/create_order is the same)
   --key TOKEN        the API key to send, once the server has keys (an admin key, since the orders
                      are for every strategy); ORDERGATE_API_KEY keeps it out of the process list
   --count N          how many orders, 1 to 10000000 (default 300)
   --interval MS      milliseconds to wait between orders, 0 to 3600000 (default 1000)
-  --seed S           an integer seed (default: a random one; a negative one as --seed=-5)
+  --seed S           an integer seed (default: a random one)
   --universe PATH    names to draw from (default Jsons/raw_details.json)
-  -h, --help         print this help`;
+  -h, --help         print this help
+
+Exit codes: 0 when every order was answered ACCEPTED or REJECTED; 1 when any order failed (no answer,
+or an HTTP error such as 400, 429 or 503: the summary counts them as errors), when the server cannot
+be reached, refuses the key (401) or has no /create_order (404), or the universe file cannot be read;
+2 for a bad flag; 130 when stopped by Ctrl-C.`;
 
 const COUNT_MAX = 10_000_000;
 const INTERVAL_MS_MAX = 3_600_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 // A BUY can apply to thousands of users; a line names the first few.
 const USERS_SHOWN_MAX = 5;
+const EXIT_FAILED = 1;
 const EXIT_INTERRUPTED = 130;
+/** The seed's clients post to the full endpoint URL; --url accepts it as well as the base URL. */
+const ENDPOINT_PATH = '/create_order';
 
 interface ProduceArgs {
   url: string;
@@ -64,7 +74,7 @@ type Outcome =
   | { kind: 'answered'; response: 'ACCEPTED' | 'REJECTED'; answer: OrderAnswer; latencyMs: number }
   | { kind: 'failed'; message: string; latencyMs?: number }
   | { kind: 'unreachable'; message: string }
-  /** 401: every other order would be refused too. */
+  /** 401 or 404: every other order would be refused too. */
   | { kind: 'refused'; message: string };
 
 interface Tally {
@@ -83,7 +93,7 @@ export async function runProduce(argv: string[]): Promise<number> {
       universe = await readUniverse(args.universe);
     } catch (error) {
       console.error(`ordergate produce: ${(error as Error).message}`);
-      return 1;
+      return EXIT_FAILED;
     }
     return produceUntilDoneOrInterrupted(args, universe);
   });
@@ -96,7 +106,7 @@ async function produceUntilDoneOrInterrupted(args: ProduceArgs, universe: Univer
   process.on('SIGINT', onInterrupt);
   try {
     console.log(
-      `sending ${args.count} orders to ${args.url}/create_order every ${args.intervalMs} ms, seed ${args.seed}` +
+      `sending ${args.count} orders to ${args.url}${ENDPOINT_PATH} every ${args.intervalMs} ms, seed ${args.seed}` +
         ` (replay with --seed ${args.seed})`,
     );
     const { tally, unreachable, refused } = await sendOrders(args, universe, interruption.signal);
@@ -104,13 +114,21 @@ async function produceUntilDoneOrInterrupted(args: ProduceArgs, universe: Univer
       console.log(renderSummary(tally, args.count, interruption.signal.aborted));
     if (unreachable) {
       console.error(`cannot reach ${args.url}: ${unreachable}`);
-      return 1;
+      return EXIT_FAILED;
     }
     if (refused) {
       console.error(`${args.url} refused the orders: ${refused}`);
-      return 1;
+      return EXIT_FAILED;
     }
-    return interruption.signal.aborted ? EXIT_INTERRUPTED : 0;
+    if (interruption.signal.aborted) return EXIT_INTERRUPTED;
+    if (tally.errors > 0) {
+      // A script that runs produce must not take a run with failed orders for a good one.
+      console.error(
+        `ordergate produce: ${tally.errors} of ${tally.sent} orders failed (the ERROR lines above)`,
+      );
+      return EXIT_FAILED;
+    }
+    return 0;
   } finally {
     process.off('SIGINT', onInterrupt);
   }
@@ -123,7 +141,7 @@ async function sendOrders(
 ): Promise<{ tally: Tally; unreachable?: string; refused?: string }> {
   const random = createRandom(args.seed);
   const tally: Tally = { sent: 0, accepted: 0, rejected: 0, errors: 0, latenciesMs: [] };
-  const endpoint = `${args.url}/create_order`;
+  const endpoint = `${args.url}${ENDPOINT_PATH}`;
   for (let index = 1; index <= args.count && !interrupted.aborted; index++) {
     const order = randomOrder(universe, random);
     const outcome = await sendOrder(endpoint, order, args.key, interrupted);
@@ -172,6 +190,10 @@ async function sendOrder(
     const latencyMs = performance.now() - started;
     if (response.status === 401) {
       const hint = key === null ? 'pass --key TOKEN or set ORDERGATE_API_KEY' : 'check the key';
+      return { kind: 'refused', message: `${describeErrorAnswer(response.status, text)} (${hint})` };
+    }
+    if (response.status === 404) {
+      const hint = `no ${endpoint}: give the server's base URL, e.g. --url http://127.0.0.1:8080`;
       return { kind: 'refused', message: `${describeErrorAnswer(response.status, text)} (${hint})` };
     }
     if (!response.ok)
@@ -317,8 +339,11 @@ function parseProduceArgs(argv: string[]): ProduceArgs {
   });
   helpRequested(values);
   const url = parseServerUrl(values.url ?? 'http://127.0.0.1:8080');
-  if (url === undefined)
-    throw new UsageError(`--url must be an http:// or https:// URL, got ${JSON.stringify(values.url)}`);
+  if (url === undefined) {
+    throw new UsageError(
+      `--url must be an http:// or https:// URL without ?query or #fragment, got ${JSON.stringify(values.url)}`,
+    );
+  }
   return {
     url,
     key: values.key === undefined ? process.env.ORDERGATE_API_KEY || null : stringFlag(values, 'key', ''),
@@ -329,14 +354,22 @@ function parseProduceArgs(argv: string[]): ProduceArgs {
   };
 }
 
-/** The base URL without a trailing slash, so `${url}/create_order` has exactly one. */
+/**
+ * The base URL without a trailing slash, so that `${url}/create_order` has exactly one. The seed's
+ * endpoint URL (…/create_order) names the same server: its path is taken off.
+ */
 function parseServerUrl(value: string | boolean): string | undefined {
   if (typeof value !== 'string') return undefined;
+  let url: URL;
   try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
-    return url.href.replace(/\/+$/, '');
+    url = new URL(value);
   } catch {
     return undefined;
   }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  if (url.search !== '' || url.hash !== '') return undefined;
+  url.search = ''; // a bare '?' leaves search empty but stays in href
+  url.hash = '';
+  const base = url.href.replace(/\/+$/, '');
+  return base.endsWith(ENDPOINT_PATH) ? base.slice(0, -ENDPOINT_PATH.length) : base;
 }
