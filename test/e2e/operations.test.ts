@@ -135,7 +135,7 @@ testOn(
     const check = await runCli(['check', '--database-url', `sqlite:${copy}`]);
     assert.equal(check.code, 0, check.stdout);
     const again = await runCli(['backup', copy, '--database-url', `sqlite:${server.dbPath}`]);
-    assert.equal(again.code, 1);
+    assert.equal(again.code, 2, 'a PATH that exists is the user’s to change');
     assert.match(again.stderr, /already exists/);
   },
 );
@@ -173,7 +173,7 @@ testOn(
       `the copy holds the orders placed before it and some of those placed during it: ${orders}`,
     );
     const again = await runCli(['backup', copy, '--database-url', server.databaseUrl]);
-    assert.equal(again.code, 1);
+    assert.equal(again.code, 2, 'a PATH that exists is the user’s to change');
     assert.match(again.stderr, /already exists/);
   },
 );
