@@ -107,7 +107,7 @@ export const SETTINGS = {
     env: 'PROFILE_PATH',
     flag: 'profile-path',
     fallback: 'Jsons/user_profile.json',
-    help: "the users' profile in the seed's format; if not set and missing: the one stored in the database, or on a new database one generated",
+    help: "the users' profile in the seed's format; must exist if set; if not set and missing, the one in force in the database (generated on a new database)",
   },
   logDir: {
     env: 'LOG_DIR',

@@ -9,9 +9,10 @@ import { databaseOf, helpRequested, parseFlags, UsageError, withUsage } from './
 
 export const BACKUP_HELP = `Usage: ordergate backup PATH [--database-url URL]
 
-Writes a consistent copy of the database to PATH (a new file, in a folder that exists: a backup
-creates no folder and never overwrites) while the server keeps running, then checks the copy. To restore: stop the server, copy the backup over the database file, remove
-its -wal and -shm files, start the server, and run ordergate check.
+Writes a consistent copy of the database to PATH while the server keeps running, then checks the
+copy. PATH must be a new file in a folder that exists: a backup never overwrites and creates no
+folder. To restore: stop the server, copy the backup over the database file, remove its -wal and
+-shm files, start the server, and run ordergate check.
 
 With DATABASE_URL=postgres://… the copy is made by pg_dump (custom format, a consistent snapshot
 while instances keep running) and read back with pg_restore --list. Restore it into an empty

@@ -55,8 +55,8 @@ ${Object.values(SETTINGS)
   .join('\n')}
   ${'-h, --help'.padEnd(FLAG_WIDTH + 2)} show this help
 
-Without PROFILE_PATH, a missing default profile is never guessed at: the server starts with the
-profile in force in the database, and only on a new database generates one (and says which).
+A PROFILE_PATH that is set must exist. Without one, if the default file is missing, the server
+starts with the profile in force in the database, and only on a new database generates one.
 While no API key exists (open mode) it listens on ${OPEN_MODE_HOST} only, unless HOST is set.
 
 Exit codes: 0 after a clean shutdown; 1 if the database cannot be opened; 2 for what the user

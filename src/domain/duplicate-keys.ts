@@ -10,12 +10,15 @@ export interface DuplicateKey {
 
 interface Frame {
   readonly isObject: boolean;
+  /** Where the object is; only kept for the objects whose keys are. */
   readonly path: readonly string[];
-  /** The keys seen so far; null where the object is deeper than asked about. */
+  /** The keys seen so far; null for an array, or an object deeper than asked about. */
   readonly keys: Set<string> | null;
   expectsKey: boolean;
   lastKey: string;
 }
+
+const NOWHERE: readonly string[] = [];
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -32,23 +35,30 @@ export function duplicateKeys(text: string, depthMax: number): DuplicateKey[] {
     if (code === QUOTE) {
       const end = closingQuote(text, i);
       const top = stack.at(-1);
-      if (top?.isObject === true && top.expectsKey) {
+      // Keys are read only where they are counted: most of a large profile is deeper, in lists.
+      if (top?.expectsKey && top.keys !== null) {
         const key = readKey(text, i, end);
         top.expectsKey = false;
         top.lastKey = key;
-        if (top.keys !== null) {
-          if (top.keys.has(key)) found.push({ path: top.path, key });
-          else top.keys.add(key);
-        }
+        if (top.keys.has(key)) found.push({ path: top.path, key });
+        else top.keys.add(key);
+      } else if (top?.isObject === true) {
+        top.expectsKey = false;
       }
       i = end;
     } else if (code === 0x7b /* { */ || code === 0x5b /* [ */) {
-      const parent = stack.at(-1);
-      const path =
-        parent === undefined ? [] : parent.isObject ? [...parent.path, parent.lastKey] : parent.path;
       const isObject = code === 0x7b;
-      const keys = isObject && stack.length < depthMax ? new Set<string>() : null;
-      stack.push({ isObject, path, keys, expectsKey: isObject, lastKey: '' });
+      const counted = isObject && stack.length < depthMax;
+      // Within a counted object its parent is one too, so the parent's last key names where it is.
+      const parent = stack.at(-1);
+      const path = !counted || parent === undefined ? NOWHERE : [...parent.path, parent.lastKey];
+      stack.push({
+        isObject,
+        path,
+        keys: counted ? new Set<string>() : null,
+        expectsKey: isObject,
+        lastKey: '',
+      });
     } else if (code === 0x7d /* } */ || code === 0x5d /* ] */) {
       stack.pop();
     } else if (code === 0x2c /* , */) {
