@@ -15,6 +15,7 @@ import {
   redactUrl,
   SETTINGS,
 } from '../config.js';
+import { CaseHints } from '../domain/case-hints.js';
 import { ProfileError } from '../domain/profile.js';
 import { createGate } from '../gate.js';
 import { buildApp } from '../http/app.js';
@@ -114,7 +115,7 @@ async function serve(config: Config, logs: Logs): Promise<number> {
   const version = readVersion();
   let draining = false;
   const app = await buildApp({
-    gate: createGate(store, logs.logOrder),
+    gate: createGate(store, logs.logOrder, new CaseHints(profile.profile)),
     store,
     logger,
     version,

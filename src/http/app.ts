@@ -8,7 +8,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Type } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { Gate } from '../gate.js';
 import type { Store } from '../store/store.js';
@@ -19,7 +24,8 @@ import { HTTP_ERRORS, HttpError, type HttpErrorCode } from './errors.js';
 import { exportRoutes } from './export.js';
 import { orderRoutes } from './orders.js';
 import { useRateLimit } from './rate-limit.js';
-import { ErrorBody as ErrorBodySchema } from './schemas.js';
+import { ErrorBody as ErrorBodySchema, NameSchema } from './schemas.js';
+import type { PartFacts } from './validation.js';
 
 type ConnectionError = Error & { code?: string };
 
@@ -67,6 +73,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     },
   });
   useStrictValidation(app);
+  // The names' rule is one shared schema: one component of the OpenAPI document, referred to by each name.
+  app.addSchema(NameSchema);
   // Orders are JSON; a text body is refused with 415 rather than parsed into a string.
   app.removeContentTypeParser('text/plain');
   app.decorateRequest('placing', false);
@@ -78,6 +86,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       noBody: request.body === undefined,
       ordering: !request.is404 && request.routeOptions.config.access === 'order',
       placing: request.placing,
+      partFacts: (context) => partFacts(request, context),
     });
     if (body.error === 'OVERLOADED') reply.header('retry-after', String(OVERLOADED_RETRY_AFTER_S));
     // A bug gets its stack; an expected 503 (store fault, draining) one short line: the fault is logged where it happens.
@@ -111,6 +120,11 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     }),
   );
   await app.register(swagger, {
+    // Shared schemas keep their $id as their component's name (`Name`, not `def-0`).
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === 'string' ? json.$id : `def-${i}`,
+    },
     openapi: {
       info: {
         title: 'ordergate',
@@ -149,6 +163,21 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   return app;
 }
 
+/** What a validation error's message may say of the part that failed: its known fields, what was sent. */
+function partFacts(request: FastifyRequest, context: string): PartFacts {
+  const schemas = (request.routeOptions.schema ?? {}) as Record<string, { properties?: object } | undefined>;
+  const parts: Record<string, unknown> = {
+    body: request.body,
+    querystring: request.query,
+    params: request.params,
+  };
+  return {
+    route: `${request.method} ${request.routeOptions.url}`,
+    known: Object.keys(schemas[context]?.properties ?? {}),
+    input: parts[context],
+  };
+}
+
 /** Request bodies are never coerced (7 is not a strategy name); query strings and paths are text, so they are. */
 function useStrictValidation(app: FastifyInstance): void {
   const common = {
@@ -157,9 +186,12 @@ function useStrictValidation(app: FastifyInstance): void {
     allErrors: false,
     strict: false,
     validateFormats: false,
+    // Patterns are read without the u flag, as the OpenAPI document's tools and browsers read them:
+    // the name pattern spells out its letters (domain/name-chars.ts) so that both give one answer.
+    unicodeRegExp: false,
   } as const;
-  const bodies = new Ajv({ ...common, coerceTypes: false });
-  const text = new Ajv({ ...common, coerceTypes: true });
+  const bodies = new Ajv({ ...common, coerceTypes: false, schemas: [NameSchema] });
+  const text = new Ajv({ ...common, coerceTypes: true, schemas: [NameSchema] });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : text).compile(schema));
 }
 

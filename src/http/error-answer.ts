@@ -5,7 +5,7 @@
 import type { FastifyError } from 'fastify';
 import { OUTCOME_TEXT, type Outcome, StoreError } from '../store/store.js';
 import { type ErrorBody, HTTP_ERRORS, HttpError, type HttpErrorCode } from './errors.js';
-import { describeValidation } from './validation.js';
+import { describeValidation, type PartFacts } from './validation.js';
 
 export const BODY_BYTES_MAX = 64 * 1024;
 
@@ -19,6 +19,8 @@ export interface FailedRequest {
   /** An order route, and whether its order reached the gate. */
   readonly ordering: boolean;
   readonly placing: boolean;
+  /** For a schema violation: the route's fields of the part that failed, and what was sent. */
+  readonly partFacts?: (context: string) => PartFacts;
 }
 
 export function errorAnswer(
@@ -56,7 +58,8 @@ function toErrorBody(error: FastifyError, request: FailedRequest): ErrorBody {
     return { error: 'EMPTY_BODY', message: 'the request needs a JSON body and had none' };
   }
   if (error.validation !== undefined) {
-    const { message, field } = describeValidation(error.validation, error.validationContext ?? 'request');
+    const context = error.validationContext ?? 'request';
+    const { message, field } = describeValidation(error.validation, context, request.partFacts?.(context));
     return withField({ error: 'INVALID_REQUEST', message }, field);
   }
   const known = FASTIFY_CODES[error.code];

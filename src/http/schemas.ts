@@ -2,7 +2,7 @@
 // schemas validate requests, document the API (OpenAPI at /openapi.json) and give the TS types.
 
 import { type TSchema, Type } from '@sinclair/typebox';
-import { CLIENT_ORDER_ID_LENGTH_MAX, NAME_LENGTH_MAX, NAME_PATTERN } from '../domain/order.js';
+import { CLIENT_ORDER_ID_LENGTH_MAX, NAME_LENGTH_MAX, NAME_PATTERN, NAME_RULE } from '../domain/order.js';
 import { ORDER_REASONS, USER_REASONS } from '../domain/reasons.js';
 import {
   CURSOR_LENGTH_MAX,
@@ -13,8 +13,21 @@ import {
 } from '../store/page.js';
 import { HTTP_ERRORS } from './errors.js';
 
+/**
+ * The rule for every name, once: the OpenAPI document's component `Name`, which each name refers to,
+ * since its pattern spells out Unicode's letters and digits (about 20 KB) and is used some twenty times.
+ */
+export const NameSchema = Type.String({
+  $id: 'Name',
+  minLength: 1,
+  maxLength: NAME_LENGTH_MAX,
+  pattern: NAME_PATTERN,
+  description: `A name of a user, strategy or instrument: ${NAME_RULE}. Case-sensitive: STRATEGY_A and strategy_a are two names.`,
+});
+
+/** A name, described where it is used: allOf keeps the description, which OpenAPI 3.0 drops beside a $ref. */
 export const Name = (description: string) =>
-  Type.String({ minLength: 1, maxLength: NAME_LENGTH_MAX, pattern: NAME_PATTERN, description });
+  Type.Unsafe<string>({ allOf: [{ $ref: NameSchema.$id }], description });
 
 export const Side = Type.String({
   pattern: '^([Bb][Uu][Yy]|[Ss][Ee][Ll][Ll])$',
@@ -42,6 +55,12 @@ export const OrderAnswer = Type.Object({
   reason: Type.Union([Type.Null(), ...ORDER_REASONS.map((r) => Type.Literal(r.code))], {
     description: 'Why a REJECTED order concerns no one or suits no one; null when ACCEPTED',
   }),
+  hint: Type.Optional(
+    Type.String({
+      description:
+        'Only on a REJECTED order whose strategy or instrument differs from a known one in letter case alone: names are case-sensitive, and this says which name was probably meant. Not kept in the order log.',
+    }),
+  ),
   strategy: Type.String(),
   instrument: Type.String(),
   position: Type.Union([Type.Literal('BUY'), Type.Literal('SELL')]),
