@@ -6,10 +6,21 @@ import { parseArgs } from 'node:util';
 
 export interface Config {
   readonly port: number;
+  /** The HOST given (flag or environment), or the default; see hostExplicit. */
   readonly host: string;
+  /**
+   * Whether HOST was given: if not, a server with no API key yet (open mode) listens on loopback only,
+   * and the default applies once a key exists.
+   */
+  readonly hostExplicit: boolean;
   readonly databaseUrl: string;
   readonly database: DatabaseConfig;
   readonly profilePath: string;
+  /**
+   * Whether PROFILE_PATH was given: a profile given must exist; only without one, on a new database,
+   * is a profile generated.
+   */
+  readonly profilePathExplicit: boolean;
   readonly logDir: string;
   /** A log file takes no line past this many bytes; the next line starts the day's next part. */
   readonly logFileBytesMax: number;
@@ -69,9 +80,17 @@ const LOG_FILES_MAX_DEFAULT = 64;
 /** The most log files that can be kept: each rotation lists the folder to find the oldest. */
 const LOG_FILES_MAX_LIMIT = 10_000;
 
+/** Where a server with no API key listens unless HOST is set: nobody but this machine may reach it. */
+export const OPEN_MODE_HOST = '127.0.0.1';
+
 export const SETTINGS = {
   port: { env: 'PORT', flag: 'port', fallback: '8080', help: 'TCP port to listen on (0 picks a free one)' },
-  host: { env: 'HOST', flag: 'host', fallback: '0.0.0.0', help: 'address to listen on' },
+  host: {
+    env: 'HOST',
+    flag: 'host',
+    fallback: '0.0.0.0',
+    help: `address to listen on; while no API key exists (open mode), ${OPEN_MODE_HOST} unless set`,
+  },
   databaseUrl: {
     env: 'DATABASE_URL',
     flag: 'database-url',
@@ -88,7 +107,7 @@ export const SETTINGS = {
     env: 'PROFILE_PATH',
     flag: 'profile-path',
     fallback: 'Jsons/user_profile.json',
-    help: "the users' profile in the seed's format (generated if missing)",
+    help: "the users' profile in the seed's format; must exist if set; if not set and missing, the one in force in the database (generated on a new database)",
   },
   logDir: {
     env: 'LOG_DIR',
@@ -146,6 +165,8 @@ export function loadConfig(
   env: NodeJS.ProcessEnv,
 ): Config {
   const problems: string[] = [];
+  const given = (setting: Setting): boolean =>
+    typeof flags[setting.flag] === 'string' || env[setting.env] !== undefined;
   const read = (setting: Setting): string => {
     const flag = flags[setting.flag];
     if (typeof flag === 'string') return flag;
@@ -186,9 +207,11 @@ export function loadConfig(
   return {
     port,
     host,
+    hostExplicit: given(SETTINGS.host),
     databaseUrl,
     database: database!,
     profilePath: resolve(profilePath),
+    profilePathExplicit: given(SETTINGS.profilePath),
     logDir: resolve(logDir),
     logFileBytesMax,
     logFilesMax,

@@ -1,25 +1,34 @@
-// `ordergate serve`: reads the configuration, loads the profile (generating one if missing),
-// opens the store, listens, and on SIGTERM or SIGINT drains and closes cleanly.
+// `ordergate serve`: reads the configuration, checks its paths, looks at the database (read only),
+// tries the port, chooses the profile (serve-profile.ts), opens the store, listens, and on SIGTERM or
+// SIGINT drains and closes cleanly. Every refusal before the store is opened leaves it untouched.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { type Config, ConfigError, loadConfig, parseServeArgs, redactUrl, SETTINGS } from '../config.js';
+import {
+  type Config,
+  ConfigError,
+  loadConfig,
+  OPEN_MODE_HOST,
+  parseServeArgs,
+  redactUrl,
+  SETTINGS,
+} from '../config.js';
 import { CaseHints } from '../domain/case-hints.js';
-import { type Profile, ProfileError, parseProfile } from '../domain/profile.js';
-import { parseUniverse } from '../domain/universe.js';
+import { ProfileError } from '../domain/profile.js';
 import { createGate } from '../gate.js';
 import { buildApp } from '../http/app.js';
-import { OPEN_MODE_WARNING } from '../http/auth.js';
 import { createLogs, type Logs } from '../logger.js';
-import { openStore } from '../store/open.js';
+import type { DatabaseGlance } from '../store/glance.js';
+import { glanceAt, openStore } from '../store/open.js';
 import { PgSchemaError } from '../store/postgres/migrations.js';
 import { SchemaError } from '../store/sqlite/migrations.js';
 import { DatabaseInUseError } from '../store/sqlite/owner.js';
 import type { Store } from '../store/store.js';
-import { writeProfile } from './generate.js';
+import { describeListenFailure, listenHost, openModeWarning, tryListening } from './serve-listen.js';
+import { pathProblems } from './serve-paths.js';
+import { chooseProfile, type LoadedProfile } from './serve-profile.js';
 
 /**
  * After SIGTERM or SIGINT, orders in flight get this long to commit and be answered; any still
@@ -33,9 +42,6 @@ const STORE_CLOSE_MS = 2000;
 
 /** How long a stopped server may take to end by itself before it is made to (a thread stuck on the disk). */
 const EXIT_WATCHDOG_MS = 500;
-
-/** The seed's generator made profiles of 3 users. */
-const GENERATED_USERS = 3;
 
 /** The flags' column in the help, as wide as the longest flag. */
 const FLAG_WIDTH = Math.max(...Object.values(SETTINGS).map((s) => s.flag.length));
@@ -51,12 +57,18 @@ ${Object.values(SETTINGS)
   .join('\n')}
   ${'-h, --help'.padEnd(FLAG_WIDTH + 2)} show this help
 
+A PROFILE_PATH that is set must exist. Without one, if the default file is missing, the server
+starts with the profile in force in the database, and only on a new database generates one.
+While no API key exists (open mode) it listens on ${OPEN_MODE_HOST} only, unless HOST is set.
+
 A SQLite database has one owner: a second server (or ordergate keys create or revoke) on a file a
 server runs on is refused at start, naming the process that holds it; check, backup and keys list
 work beside it. PostgreSQL is shared by any number of servers.
 
-Exit codes: 0 after a clean shutdown, 1 if the database cannot be opened, 2 for a bad option,
-configuration value or profile, or a SQLite database another process owns.`;
+Exit codes: 0 after a clean shutdown; 1 if the database cannot be opened; 2 for what the user
+fixes: a bad option or configuration value, a profile refused or missing, a path that cannot be
+used (LOG_DIR, the database's folder, PROFILE_PATH), an address that cannot be listened on (a
+port in use: nothing is written to the database then), or a SQLite database another process owns.`;
 
 /** What to do when the SQLite file already has an owner. */
 const IN_USE_ADVICE =
@@ -78,11 +90,8 @@ export async function runServe(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const logs = createLogs(config.logDir, {
-    terminal: true,
-    fileBytesMax: config.logFileBytesMax,
-    filesMax: config.logFilesMax,
-  });
+  const logs = openLogs(config);
+  if (logs === undefined) return 2;
   try {
     return await serve(config, logs);
   } finally {
@@ -96,14 +105,9 @@ export async function runServe(argv: string[]): Promise<number> {
 async function serve(config: Config, logs: Logs): Promise<number> {
   const { logger } = logs;
   const signal = nextSignal();
-  let profile: { profile: Profile; text: string };
-  try {
-    profile = await loadProfile(config, logs);
-  } catch (error) {
-    if (!(error instanceof ProfileError)) throw error;
-    logger.error(`the profile was refused, nothing was started: ${error.message}`);
-    return 2;
-  }
+  const start = await prepareStart(config, logger);
+  if (typeof start === 'number') return start;
+  const { host, profile } = start;
   let store: Store;
   try {
     store = await openStore(config.database, {
@@ -131,27 +135,28 @@ async function serve(config: Config, logs: Logs): Promise<number> {
     draining: () => draining,
     keyRequestsPerSecondMax: config.keyRequestsPerSecondMax,
   });
-  if (!(await store.keys.hasKeys())) logger.warn(OPEN_MODE_WARNING);
+  if (!(await store.keys.hasKeys())) logger.warn(openModeWarning(config));
   try {
-    await app.listen({ port: config.port, host: config.host });
+    await app.listen({ port: config.port, host });
   } catch (error) {
-    logger.error(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`);
+    // Taken since it was tried (before the store was opened): said the same way.
+    logger.error(describeListenFailure(host, config.port, error));
     await store.close();
-    return 1;
+    return 2;
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   logger.info(
     {
       port,
-      host: config.host,
+      host,
       store: redactUrl(config.databaseUrl),
       databaseId: store.databaseId,
       users: profile.profile.length,
       openPositions: store.openPositions,
       version,
     },
-    `ordergate listening on http://${config.host}:${port} (database ${store.databaseId}, API docs at /docs)`,
+    `ordergate listening on http://${host}:${port} (database ${store.databaseId}, API docs at /docs)`,
   );
   const received = await signal;
   draining = true;
@@ -207,23 +212,56 @@ function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   return Promise.race([done, late]).finally(() => clearTimeout(timer));
 }
 
-async function loadProfile(config: Config, logs: Logs): Promise<{ profile: Profile; text: string }> {
-  if (!existsSync(config.profilePath)) {
-    const universe = parseUniverse(await readFile(config.universePath, 'utf8'), config.universePath);
-    const seed = Math.floor(Math.random() * 2 ** 31);
-    await writeProfile(config.profilePath, universe, { users: GENERATED_USERS, seed });
-    logs.logger.warn(
-      `no profile at ${config.profilePath}: generated one with the seed's defaults (${GENERATED_USERS} users, seed ${seed}); ` +
-        'npm run generate -- --help makes others',
-    );
-  }
-  let text: string;
+/**
+ * The checks that come before the store is opened, each of which stops the start with nothing written
+ * to the database: the glance at it (read only), the port, and the profile. An exit code if one fails.
+ */
+async function prepareStart(
+  config: Config,
+  logger: Logger,
+): Promise<{ host: string; profile: LoadedProfile } | number> {
+  let glance: DatabaseGlance;
   try {
-    text = await readFile(config.profilePath, 'utf8');
+    glance = await glanceAt(config.database);
   } catch (error) {
-    throw new ProfileError(`${config.profilePath}: cannot read it (${(error as Error).message})`);
+    logger.error(`cannot open the database: ${describeOpenFailure(config, error)}`);
+    return 1;
   }
-  return { profile: parseProfile(text, config.profilePath), text };
+  const host = listenHost(config, glance.hasKeys);
+  const busy = await tryListening(host, config.port);
+  if (busy !== undefined) {
+    logger.error(`${busy}; nothing was written to the database`);
+    return 2;
+  }
+  try {
+    return { host, profile: await chooseProfile(config, glance.profileInForce, logger) };
+  } catch (error) {
+    if (!(error instanceof ProfileError)) throw error;
+    logger.error(`the profile was refused, nothing was started: ${error.message}`);
+    return 2;
+  }
+}
+
+/** The log, once every path is known usable; undefined (said in one line) if one is not. */
+function openLogs(config: Config): Logs | undefined {
+  const problems = pathProblems(config);
+  if (problems.length === 0) {
+    try {
+      return createLogs(config.logDir, {
+        terminal: true,
+        fileBytesMax: config.logFileBytesMax,
+        filesMax: config.logFilesMax,
+      });
+    } catch (error) {
+      // Changed since it was checked, or a check that does not see it (a full disk).
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      problems.push(
+        `LOG_DIR ${config.logDir} cannot be used (${code}): set LOG_DIR (--log-dir) to another folder`,
+      );
+    }
+  }
+  console.error(`ordergate serve: ${problems.join('; ')}`);
+  return undefined;
 }
 
 /**

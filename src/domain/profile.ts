@@ -2,6 +2,7 @@
 // validated whole: a profile with any problem is refused with the user and the problem named,
 // never half-loaded.
 
+import { duplicateKeys } from './duplicate-keys.js';
 import { isValidName, NAME_LENGTH_MAX } from './order.js';
 import type { StrategySubscribers, UserId } from './rules.js';
 
@@ -31,7 +32,22 @@ const nameRule = `1 to ${NAME_LENGTH_MAX} letters, digits, spaces or & ' . _ -, 
 export const SUBSCRIPTIONS_PER_USER_MAX = 4096;
 export const INSTRUMENTS_PER_STRATEGY_MAX = 4096;
 
+/** Names a refusal lists of the users written twice; the rest are counted. */
+const DUPLICATES_SHOWN_MAX = 10;
+
+/** A UTF-8 byte-order mark, as Windows editors write at the start of a file: not part of the JSON. */
+const BYTE_ORDER_MARK = '\uFEFF';
+
 export function parseProfile(text: string, source: string): Profile {
+  const json = parseJson(text.startsWith(BYTE_ORDER_MARK) ? text.slice(1) : text, source);
+  const users = Object.entries(json);
+  if (users.length === 0) throw new ProfileError(`${source}: has no users`);
+  const parser = new ProfileParser(source);
+  return users.map(([user, strategies]) => parser.user(user, strategies));
+}
+
+/** The profile's top-level object, refused if any user or any user's strategy is written twice. */
+function parseJson(text: string, source: string): Record<string, unknown> {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -41,10 +57,24 @@ export function parseProfile(text: string, source: string): Profile {
   if (!isPlainObject(json)) {
     throw new ProfileError(`${source}: must be a JSON object of users, { "<user>": {...} }`);
   }
-  const users = Object.entries(json);
-  if (users.length === 0) throw new ProfileError(`${source}: has no users`);
-  const parser = new ProfileParser(source);
-  return users.map(([user, strategies]) => parser.user(user, strategies));
+  const duplicates = duplicateKeys(text, 2);
+  const users = [...new Set(duplicates.filter((d) => d.path.length === 0).map((d) => d.key))];
+  if (users.length > 0) {
+    const shown = users.slice(0, DUPLICATES_SHOWN_MAX).map((user) => JSON.stringify(user));
+    const more = users.length > shown.length ? ` and ${users.length - shown.length} more` : '';
+    throw new ProfileError(
+      `${source}: ${users.length === 1 ? 'a user is' : `${users.length} users are`} listed more than once: ` +
+        `${shown.join(', ')}${more}; each user must appear once (JSON would keep only the last entry)`,
+    );
+  }
+  const strategy = duplicates[0];
+  if (strategy !== undefined) {
+    throw new ProfileError(
+      `${source}: user ${JSON.stringify(strategy.path[0])}: strategy ${JSON.stringify(strategy.key)} is listed ` +
+        'more than once; list each strategy once (JSON would keep only the last entry)',
+    );
+  }
+  return json;
 }
 
 /**

@@ -3,7 +3,10 @@
 import type { Logger } from 'pino';
 import type { DatabaseConfig } from '../config.js';
 import type { Profile } from '../domain/profile.js';
+import type { DatabaseGlance } from './glance.js';
+import { glancePostgres } from './postgres/glance.js';
 import { openPostgresStore } from './postgres/pg-store.js';
+import { glanceSqlite } from './sqlite/glance.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './store.js';
 
@@ -18,4 +21,10 @@ export function openStore(database: DatabaseConfig, inputs: StoreInputs): Promis
   if (database.kind === 'postgres')
     return openPostgresStore({ ...inputs, url: database.url, poolMax: database.poolMax });
   return openSqliteStore({ ...inputs, path: database.path });
+}
+
+/** What serve must know of the database before opening it (see glance.ts); reads only. */
+export function glanceAt(database: DatabaseConfig): Promise<DatabaseGlance> {
+  if (database.kind === 'postgres') return glancePostgres(database.url);
+  return Promise.resolve().then(() => glanceSqlite(database.path));
 }

@@ -83,9 +83,8 @@ test('ordergate check follows the profile versions: a changed profile is replaye
   await server.stop();
   writeFileSync(join(server.dir, 'profile.json'), JSON.stringify({ ...PROFILE, Bob: { S1: ['INFY'] } }));
   await server.restart();
-  // The SQLite store says so at start; the PostgreSQL store keeps no book in memory and does not count them.
-  if (testStore() === 'sqlite')
-    await waitForOutput(server, /1 open positions are not in the profile in force/);
+  // Both stores say so at start: Bob keeps a position his new profile no longer gives.
+  await waitForOutput(server, /1 open positions are not in the profile in force/);
   await placeAll(server.url);
   const result = await runCli(['check', '--database-url', server.databaseUrl, '--json']);
   assert.equal(result.code, 0, result.stdout);
@@ -135,7 +134,7 @@ testOn(
     const check = await runCli(['check', '--database-url', `sqlite:${copy}`]);
     assert.equal(check.code, 0, check.stdout);
     const again = await runCli(['backup', copy, '--database-url', `sqlite:${server.dbPath}`]);
-    assert.equal(again.code, 1);
+    assert.equal(again.code, 2, 'a PATH that exists is the user’s to change');
     assert.match(again.stderr, /already exists/);
   },
 );
@@ -173,7 +172,7 @@ testOn(
       `the copy holds the orders placed before it and some of those placed during it: ${orders}`,
     );
     const again = await runCli(['backup', copy, '--database-url', server.databaseUrl]);
-    assert.equal(again.code, 1);
+    assert.equal(again.code, 2, 'a PATH that exists is the user’s to change');
     assert.match(again.stderr, /already exists/);
   },
 );

@@ -1,16 +1,16 @@
 // Start-up as a user meets it: bad configuration and bad profiles stop the server with one clear
-// line and exit code 2, nothing started and nothing stored; a missing profile is generated and said
-// so. On PostgreSQL (test/e2e/postgres/startup.test.ts) each test has a database of its own, which
+// line and exit code 2, nothing started and nothing stored; without PROFILE_PATH, a missing profile
+// on a new database is generated and said so (startup-guards.test.ts has the rest of that rule). On PostgreSQL (test/e2e/postgres/startup.test.ts) each test has a database of its own, which
 // must stay empty when start-up is refused.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type TestContext } from 'node:test';
 import { ownDatabaseUrl, storedAnything } from '../helpers/database.js';
 import { testStore } from '../helpers/postgres.js';
-import { get, runCli, startServer } from '../helpers/server.js';
+import { get, ROOT, runCli, startServer } from '../helpers/server.js';
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'ordergate-startup-'));
@@ -132,15 +132,20 @@ for (const [what, text, expected] of badProfiles) {
   });
 }
 
-test('a missing profile is generated with the seed defaults and the server says so', async (t) => {
+test('without PROFILE_PATH, a new database and no profile file get one generated with the seed defaults, said so', async (t) => {
+  // The quick start on a fresh clone: the project's Jsons/raw_details.json and no Jsons/user_profile.json.
   const dir = tempDir(t);
+  mkdirSync(join(dir, 'Jsons'));
+  copyFileSync(join(ROOT, 'Jsons/raw_details.json'), join(dir, 'Jsons/raw_details.json'));
   const server = await startServer(t, {
     dir,
+    cwd: dir,
+    unset: ['PROFILE_PATH'],
     // A database of the test's own: startServer keeps (and so never drops) the database of a folder it is given.
-    env: { PROFILE_PATH: join(dir, 'generated.json'), DATABASE_URL: await ownDatabaseUrl(t, dir) },
+    env: { DATABASE_URL: await ownDatabaseUrl(t, dir) },
   });
-  assert.match(server.output(), /no profile at .*generated\.json: generated one/);
-  const profile = JSON.parse(readFileSync(join(dir, 'generated.json'), 'utf8'));
+  assert.match(server.output(), /no profile at .*user_profile\.json and a new database: generated one/);
+  const profile = JSON.parse(readFileSync(join(dir, 'Jsons/user_profile.json'), 'utf8'));
   assert.equal(Object.keys(profile).length, 3);
   const users = await get(`${server.url}/users`);
   assert.deepEqual(users.body.users.map((u: any) => u.user).sort(), Object.keys(profile).sort());

@@ -25,6 +25,10 @@ export interface ServerOptions {
   readonly env?: Record<string, string>;
   /** Reuse a folder (and so its database) from an earlier server. */
   readonly dir?: string;
+  /** The server's working folder, where its relative defaults (Jsons/, Logs, data/) resolve; ROOT by default. */
+  readonly cwd?: string;
+  /** Settings taken out of its environment, to start it on their defaults (HOST, PROFILE_PATH). */
+  readonly unset?: readonly string[];
 }
 
 export interface Server {
@@ -59,21 +63,28 @@ export async function startServer(t: TestContext, options: ServerOptions = {}): 
     testStore() === 'postgres' && options.env?.DATABASE_URL === undefined
       ? await createDatabase(pgName)
       : `sqlite:${join(dir, 'ordergate.db')}`;
-  const env = {
-    ...process.env,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: databaseUrl,
-    PROFILE_PATH: profilePath,
-    LOG_DIR: join(dir, 'logs'),
-    ...options.env,
-  };
+  const env = without(
+    {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: databaseUrl,
+      PROFILE_PATH: profilePath,
+      LOG_DIR: join(dir, 'logs'),
+      ...options.env,
+    },
+    options.unset,
+  );
   let child: ChildProcess;
   let url = '';
   let output = '';
   const launch = async () => {
     output = '';
-    child = spawn(process.execPath, [CLI, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [CLI, 'serve'], {
+      cwd: options.cwd ?? ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     url = await waitForListening(child, (text) => {
       output += text;
     });
@@ -87,7 +98,7 @@ export async function startServer(t: TestContext, options: ServerOptions = {}): 
   const server: Server = {
     dir,
     dbPath: join(dir, 'ordergate.db'),
-    databaseUrl: env.DATABASE_URL,
+    databaseUrl: env.DATABASE_URL!,
     logDir: join(dir, 'logs'),
     get url() {
       return url;
@@ -143,15 +154,27 @@ function waitForListening(child: ChildProcess, collect: (text: string) => void):
   });
 }
 
+/** An environment without the given variables. */
+function without(env: NodeJS.ProcessEnv, names: readonly string[] = []): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const name of names) delete copy[name];
+  return copy;
+}
+
 /** Runs a command of the compiled CLI to completion. */
 export function runCli(
   args: readonly string[],
-  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+  options: {
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    cwd?: string;
+    unset?: readonly string[];
+  } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...options.env },
+      cwd: options.cwd ?? ROOT,
+      env: without({ ...process.env, ...options.env }, options.unset),
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: options.timeoutMs ?? 60_000,
     });

@@ -19,6 +19,7 @@ import { type Decision, decide, type OpenPosition, type UserId } from '../../dom
 import { renderAnswer } from '../answer.js';
 import { Directory, USER_POSITIONS_SHOWN_MAX, userDetailJson } from '../directory.js';
 import type { KeyStore } from '../key-store.js';
+import { LeftPositions } from '../left-positions.js';
 import type { JsonPage } from '../page.js';
 import type { NamesQuery, OrdersQuery, PositionsQuery, TradesQuery } from '../rows.js';
 import {
@@ -152,6 +153,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
           'profile stored in the database as a new version',
         );
       }
+      await warnOfLeftPositions(client, options, synced.users);
       const open = await client.query<{ count: number }>('SELECT count(*)::integer AS count FROM positions');
       const identity = await client.query<{ database_id: string }>(
         'SELECT database_id FROM ordergate_schema WHERE id = 1',
@@ -166,6 +168,30 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await endPools(pools);
     throw error;
   }
+}
+
+/**
+ * Positions the profile just synced no longer gives, grouped by user (one row per user, not per
+ * position). The subscriptions table is this instance's profile right after its sync; another
+ * instance starting at the same moment with another profile may have replaced it meanwhile, which
+ * only changes this warning.
+ */
+async function warnOfLeftPositions(
+  client: pg.ClientBase,
+  options: PostgresStoreOptions,
+  users: PgUsers,
+): Promise<void> {
+  const rows = await client.query<{ user_id: number; positions: number; example: string }>(
+    `SELECT p.user_id, count(*)::integer AS positions, min(p.strategy || ' ' || p.instrument) AS example
+     FROM positions p
+     WHERE NOT EXISTS (SELECT 1 FROM subscriptions s
+                       WHERE s.user_id = p.user_id AND s.strategy = p.strategy AND s.instrument = p.instrument)
+     GROUP BY p.user_id ORDER BY p.user_id`,
+  );
+  const inProfile = new Set(options.profile.map((entry) => entry.user));
+  const left = new LeftPositions((user) => inProfile.has(user));
+  for (const row of rows.rows) left.add(users.names[row.user_id]!, row.positions, row.example);
+  left.warn(options.logger);
 }
 
 function endPools(pools: Pools): Promise<unknown> {

@@ -16,6 +16,7 @@ import type { Profile } from '../../domain/profile.js';
 import { type Decision, decide } from '../../domain/rules.js';
 import { renderAnswer } from '../answer.js';
 import { Directory, USER_POSITIONS_SHOWN_MAX, userDetailJson } from '../directory.js';
+import { LeftPositions } from '../left-positions.js';
 import type { JsonPage } from '../page.js';
 import type { NamesQuery, OrdersQuery, PositionsQuery, TradesQuery } from '../rows.js';
 import {
@@ -216,19 +217,12 @@ export class SqliteStore implements Store {
 
   /** Positions the profile in force no longer gives: kept, and closable, but worth knowing about. */
   #warnOfCloseOnlyPositions(): void {
-    const examples: string[] = [];
-    let count = 0;
+    const left = new LeftPositions((user) => this.#directory.entry(user) !== undefined);
     for (const { strategy, instrument, userId } of this.#book.positions()) {
       if (this.#directory.subscriptions.get(strategy)?.get(userId)?.has(instrument) === true) continue;
-      count++;
-      if (examples.length < 5) examples.push(`${this.#users.names[userId]} ${strategy} ${instrument}`);
+      left.add(this.#users.names[userId]!, 1, `${strategy} ${instrument}`);
     }
-    if (count === 0) return;
-    this.#logger.warn(
-      { count, examples },
-      `${count} open positions are not in the profile in force (the user left the strategy or the instrument was removed): ` +
-        'they stay open and can still be sold; no new BUY will open them',
-    );
+    left.warn(this.#logger);
   }
 
   readiness(): Readiness {
