@@ -84,11 +84,16 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE orders ADD COLUMN fills integer, ADD COLUMN denials integer;
   `,
-  // The database's identity, drawn once (the default is evaluated for the one existing row) and kept by
-  // its backups: every instance's order lines name it, so that logs of several databases can be told apart.
+  // The database's identity, drawn once and kept by its backups: every instance's order lines name it,
+  // so that logs of several databases can be told apart. A table of its own: altering ordergate_schema
+  // here would need its table lock while an instance starting beside this one waits on its row (FOR
+  // UPDATE, above), a deadlock.
   `
-  ALTER TABLE ordergate_schema ADD COLUMN database_id text NOT NULL
-    DEFAULT substr(md5(random()::text || clock_timestamp()::text), 1, 16);
+  CREATE TABLE database_identity (
+    id integer PRIMARY KEY CHECK (id = 1),
+    database_id text NOT NULL
+  );
+  INSERT INTO database_identity VALUES (1, substr(md5(random()::text || clock_timestamp()::text), 1, 16));
   `,
 ];
 

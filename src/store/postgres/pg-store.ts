@@ -156,7 +156,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       await warnOfLeftPositions(client, options, synced.users);
       const open = await client.query<{ count: number }>('SELECT count(*)::integer AS count FROM positions');
       const identity = await client.query<{ database_id: string }>(
-        'SELECT database_id FROM ordergate_schema WHERE id = 1',
+        'SELECT database_id FROM database_identity WHERE id = 1',
       );
       const store = new PostgresStore(pools, options, synced.version, synced.users, open.rows[0]!.count);
       store.databaseId = identity.rows[0]!.database_id;
