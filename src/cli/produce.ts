@@ -179,12 +179,20 @@ async function sendOrder(
   const started = performance.now();
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (key !== null) headers.authorization = `Bearer ${key}`;
+  // A timer of our own rather than AbortSignal.timeout, whose timer does not keep the process alive: a
+  // fetch that undici leaves pending with no socket (seen after a connection reset) must end in a
+  // timeout, not in Node's exit 13 for a top-level await that can never settle.
+  const timeout = new AbortController();
+  const timer = setTimeout(
+    () => timeout.abort(new DOMException('timed out', 'TimeoutError')),
+    REQUEST_TIMEOUT_MS,
+  );
   try {
     const response = await fetch(endpoint, {
       method: 'POST',
       headers,
       body: JSON.stringify(order),
-      signal: AbortSignal.any([interrupted, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
+      signal: AbortSignal.any([interrupted, timeout.signal]),
     });
     const text = await response.text();
     const latencyMs = performance.now() - started;
@@ -201,6 +209,8 @@ async function sendOrder(
     return readAnswer(text, latencyMs);
   } catch (error) {
     return describeRequestFailure(error);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
