@@ -377,23 +377,7 @@ async function runServeUnprivileged(
   if (!needs(t, { commands: ['setpriv'], purpose: 'a test of a folder this user may not write' }))
     return undefined;
   chmodSync(dir, 0o777);
-  return new Promise((resolve) => {
-    const child = spawn('setpriv', [...NOBODY, process.execPath, CLI, 'serve'], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: REFUSAL_TIMEOUT_MS,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(['serve'], { env, timeoutMs: REFUSAL_TIMEOUT_MS, wrapper: ['setpriv', ...NOBODY] });
 }
 
 testOn(

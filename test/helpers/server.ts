@@ -169,10 +169,13 @@ export function runCli(
     timeoutMs?: number;
     cwd?: string;
     unset?: readonly string[];
+    /** A command that runs the CLI, with its arguments: `['setpriv', '--reuid=65534', …]`. */
+    wrapper?: readonly string[];
   } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const [command, ...wrapped] = [...(options.wrapper ?? []), process.execPath, CLI, ...args];
+    const child = spawn(command!, wrapped, {
       cwd: options.cwd ?? ROOT,
       env: without({ ...process.env, ...options.env }, options.unset),
       stdio: ['ignore', 'pipe', 'pipe'],
