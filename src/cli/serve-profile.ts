@@ -48,16 +48,17 @@ async function readProfile(path: string): Promise<LoadedProfile> {
   return { profile: parseProfile(text, path), text };
 }
 
-function storedProfile(config: Config, inForce: StoredProfile, logger: Logger): LoadedProfile {
+async function storedProfile(config: Config, inForce: StoredProfile, logger: Logger): Promise<LoadedProfile> {
   const source = `the profile in force in the database (version ${inForce.version})`;
-  const profile = parseProfile(inForce.text, source);
+  const text = await inForce.read();
+  const profile = parseProfile(text, source);
   logger.warn(
     { version: inForce.version, users: profile.length },
     `no profile at ${config.profilePath} and PROFILE_PATH not set: starting with the profile in force in the database ` +
       `(version ${inForce.version}, loaded ${new Date(inForce.loadedAtMs).toISOString()}, ${profile.length} users), ` +
       'writing no file; set PROFILE_PATH to start with another',
   );
-  return { profile, text: inForce.text };
+  return { profile, text };
 }
 
 async function generateProfile(config: Config, logger: Logger): Promise<void> {

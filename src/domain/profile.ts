@@ -57,7 +57,7 @@ function parseJson(text: string, source: string): Record<string, unknown> {
   if (!isPlainObject(json)) {
     throw new ProfileError(`${source}: must be a JSON object of users, { "<user>": {...} }`);
   }
-  const duplicates = duplicateKeys(text, 2);
+  const duplicates = mayRepeatKeys(text, json) ? duplicateKeys(text, 2) : [];
   const users = [...new Set(duplicates.filter((d) => d.path.length === 0).map((d) => d.key))];
   if (users.length > 0) {
     const shown = users.slice(0, DUPLICATES_SHOWN_MAX).map((user) => JSON.stringify(user));
@@ -75,6 +75,26 @@ function parseJson(text: string, source: string): Record<string, unknown> {
     );
   }
   return json;
+}
+
+/**
+ * Whether a user or a strategy may be written twice: each key is followed by a colon, and no valid
+ * name holds one, so a text with no more colons than the parsed object has users and strategies
+ * repeats none. One indexOf pass (≈ 20 ms on 30 MB) instead of the full scan (≈ 200 ms), which then
+ * runs only when there may be something to name (or a name with a colon, refused later anyway).
+ */
+function mayRepeatKeys(text: string, json: Record<string, unknown>): boolean {
+  let keys = 0;
+  for (const strategies in json) {
+    keys++;
+    const value = json[strategies];
+    if (isPlainObject(value)) keys += Object.keys(value).length;
+  }
+  let colons = 0;
+  for (let at = text.indexOf(':'); at >= 0; at = text.indexOf(':', at + 1)) {
+    if (++colons > keys) return true;
+  }
+  return false;
 }
 
 /**

@@ -2,11 +2,12 @@
 // profile): the profile in force, if any (none: the database is new), and whether an API key exists.
 // Read only: a start that is then refused leaves the database as it was. store/open.ts reads it.
 
-/** The profile in force, as its file's text was stored when it was first loaded. */
+/** The profile in force: its version, and its file's text as it was stored, read only when asked for. */
 export interface StoredProfile {
   readonly version: number;
   readonly loadedAtMs: number;
-  readonly text: string;
+  /** Read on a connection of its own: a start that uses the profile file never reads the stored copy (30 MB at 100,000 users). */
+  read(): Promise<string>;
 }
 
 export interface DatabaseGlance {

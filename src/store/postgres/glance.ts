@@ -4,6 +4,19 @@
 import { type DatabaseGlance, NEW_DATABASE } from '../glance.js';
 import { connectForStart } from './connection.js';
 
+async function storedText(url: string, version: number): Promise<string> {
+  const client = await connectForStart(url);
+  try {
+    const stored = await client.query<{ profile: string }>(
+      'SELECT profile FROM profile_versions WHERE version = $1',
+      [version],
+    );
+    return stored.rows[0]!.profile;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 export async function glancePostgres(url: string): Promise<DatabaseGlance> {
   const client = await connectForStart(url);
   try {
@@ -15,8 +28,8 @@ export async function glancePostgres(url: string): Promise<DatabaseGlance> {
     const { schema, versions, keys } = tables.rows[0]!;
     if (!schema) return NEW_DATABASE;
     const inForce = versions
-      ? await client.query<{ version: number; loaded_at_ms: number; profile: string }>(
-          `SELECT p.version, p.loaded_at_ms, p.profile
+      ? await client.query<{ version: number; loaded_at_ms: number }>(
+          `SELECT p.version, p.loaded_at_ms
            FROM ordergate_schema s JOIN profile_versions p ON p.version = s.current_profile_version
            WHERE s.id = 1`,
         )
@@ -26,7 +39,9 @@ export async function glancePostgres(url: string): Promise<DatabaseGlance> {
       : false;
     const row = inForce?.rows[0];
     const profileInForce =
-      row === undefined ? null : { version: row.version, loadedAtMs: row.loaded_at_ms, text: row.profile };
+      row === undefined
+        ? null
+        : { version: row.version, loadedAtMs: row.loaded_at_ms, read: () => storedText(url, row.version) };
     return { profileInForce, hasKeys: anyKey };
   } finally {
     await client.end().catch(() => {});
