@@ -18,7 +18,7 @@ import { databaseOf, type Flags, helpRequested, parseFlags, UsageError, withUsag
 /** What to do instead when a server owns the SQLite file: stop it, or ask it. */
 const IN_USE_ADVICE = {
   create:
-    'stop that server first, or create the key through its API: POST /keys with an admin key (see ordergate keys create --help)',
+    'stop that server first, or create the key through its API: POST /keys with an admin key, or with none while the server runs open (see ordergate keys create --help)',
   revoke:
     'stop that server first, or revoke the key through its API: DELETE /keys/ID with an admin key (see ordergate keys revoke --help)',
 } as const;

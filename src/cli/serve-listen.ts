@@ -18,7 +18,7 @@ export function openModeWarning(config: Config): string {
   if (config.hostExplicit) return OPEN_MODE_WARNING;
   return (
     `open mode (no API key exists): listening on ${OPEN_MODE_HOST} only, so only this machine can reach it; ` +
-    `to open it up, create a key (ordergate keys create --admin) and restart (HOST's default ${config.host} applies then), ` +
+    `to open it up, create an admin key (POST /keys {"role":"admin"} to this server) and restart (HOST's default ${config.host} applies then), ` +
     'or set HOST (e.g. HOST=0.0.0.0)'
   );
 }

@@ -233,7 +233,7 @@ test('in open mode without HOST the server listens on 127.0.0.1 only and says so
   const server = await startServer(t, { profile: PROFILE, unset: ['HOST'] });
   assert.match(
     server.output(),
-    /open mode \(no API key exists\): listening on 127\.0\.0\.1 only, .*create a key \(ordergate keys create --admin\) and restart.*or set HOST/,
+    /open mode \(no API key exists\): listening on 127\.0\.0\.1 only, .*create an admin key \(POST \/keys \{"role":"admin"\} to this server\) and restart.*or set HOST/,
   );
   assert.match(server.output(), /listening on http:\/\/127\.0\.0\.1:\d+/);
   const seed = await post(`http://127.0.0.1:${portOf(server)}/create_order`, seedOrder('S1', 'ACC', 'BUY'));
