@@ -94,6 +94,18 @@ export async function startServer(t: TestContext, options: ServerOptions = {}): 
       if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
       child.once('exit', (code) => resolve(code));
     });
+  // Registered before the first launch: a server that fails to start leaves no folder or database behind.
+  t.after(async () => {
+    const started = child as ChildProcess | undefined;
+    if (started !== undefined && started.exitCode === null && started.signalCode === null) {
+      const done = exited();
+      started.kill('SIGKILL');
+      await done;
+    }
+    // A database named after a folder the test brought is this server's too: dropped (if still there).
+    if (databaseUrl.startsWith('postgres')) await dropDatabase(pgName);
+    if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
+  });
   await launch();
   const server: Server = {
     dir,
@@ -119,12 +131,6 @@ export async function startServer(t: TestContext, options: ServerOptions = {}): 
     },
     restart: launch,
   };
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) await server.kill();
-    // A database named after a folder the test brought is this server's too: dropped (if still there).
-    if (databaseUrl.startsWith('postgres')) await dropDatabase(pgName);
-    if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
-  });
   return server;
 }
 
