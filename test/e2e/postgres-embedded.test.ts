@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
+import { isRoot, needs } from '../helpers/prerequisites.js';
 import { ROOT } from '../helpers/server.js';
 import { waitFor, waitForOutput } from '../helpers/wait.js';
 
@@ -48,6 +49,9 @@ async function connects(url: string): Promise<boolean> {
 }
 
 test('with no PostgreSQL reachable, a test process starts its own, and it is stopped and deleted when that process fails', async (t) => {
+  // As root, PostgreSQL runs as the user postgres, who must reach its binaries in node_modules.
+  if (isRoot() && !needs(t, { otherUsers: true, purpose: 'a PostgreSQL of its own, run as postgres' }))
+    return;
   const unused = `postgres://postgres@127.0.0.1:${await closedPort()}/postgres`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', TEST_PROCESS], {
     cwd: ROOT,

@@ -374,7 +374,13 @@ async function runServeUnprivileged(
   env: Record<string, string>,
 ): Promise<{ code: number | null; stdout: string; stderr: string } | undefined> {
   if (!isRoot()) return runCli(['serve'], { env, timeoutMs: REFUSAL_TIMEOUT_MS });
-  if (!needs(t, { commands: ['setpriv'], purpose: 'a test of a folder this user may not write' }))
+  if (
+    !needs(t, {
+      commands: ['setpriv'],
+      otherUsers: true,
+      purpose: 'a test of a folder this user may not write',
+    })
+  )
     return undefined;
   chmodSync(dir, 0o777);
   return runCli(['serve'], { env, timeoutMs: REFUSAL_TIMEOUT_MS, wrapper: ['setpriv', ...NOBODY] });

@@ -23,6 +23,7 @@ import {
 } from '../../src/store/sqlite/writer-protocol.js';
 import { evaluateInThread, hang, INSPECT_OPTION, threadTitles, uncaughtFault } from '../helpers/inspector.js';
 import { checkAgainstLog, type Load, startLoad } from '../helpers/order-load.js';
+import { privateFolderOn } from '../helpers/prerequisites.js';
 import { CLI, ROOT, runCli, type Server, startServer } from '../helpers/server.js';
 import { mib, WAL_PEAK_BYTES_MAX, watchWal } from '../helpers/wal-file.js';
 import type { Profile } from '../helpers/wire.js';
@@ -223,6 +224,9 @@ function missingForThreadLimit(): string | undefined {
   for (const command of ['setpriv', 'prlimit']) {
     if (spawnSync(command, ['--version']).status !== 0) return `needs ${command} (util-linux)`;
   }
+  const blocking = privateFolderOn();
+  if (blocking !== undefined)
+    return `runs the checkout as nobody, who cannot enter ${blocking} (no o+x): run the tests from a checkout other users may reach`;
   return undefined;
 }
 

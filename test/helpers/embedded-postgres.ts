@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { EmbeddedMessage } from './embedded-postgres-process.js';
+import { isRoot, privateFolderOn } from './prerequisites.js';
 
 const PROCESS = fileURLToPath(new URL('./embedded-postgres-process.js', import.meta.url));
 /** initdb and the first start; a loaded machine takes a few seconds. */
@@ -12,6 +13,17 @@ const EMBEDDED_START_TIMEOUT_MS = 60_000;
 
 /** Starts the server and answers the admin URL of its database postgres (user postgres, no password). */
 export function startEmbeddedPostgres(): Promise<string> {
+  // As root, PostgreSQL runs as the user postgres, who must reach its binaries in node_modules: a
+  // checkout in a private folder (mktemp's 0700) fails at initdb with no word of why.
+  const blocking = isRoot() ? privateFolderOn() : undefined;
+  if (blocking !== undefined) {
+    return Promise.reject(
+      new Error(
+        `no PostgreSQL reachable, and the embedded one runs as the user postgres, who cannot enter ${blocking} (no o+x): ` +
+          'start a PostgreSQL (or set ORDERGATE_TEST_PG), or run the tests from a checkout other users may reach',
+      ),
+    );
+  }
   // Detached: a Ctrl-C in the terminal reaches the tests, and this server stops when they are gone,
   // rather than at the same moment with its folder left behind.
   const child = spawn(process.execPath, [PROCESS], {

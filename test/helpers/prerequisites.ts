@@ -5,8 +5,13 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+/** The checkout: what a test that runs the CLI as another user (nobody, postgres) needs that user to reach. */
+const CHECKOUT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** The Debian package that provides each command a fault test runs. */
 const DEBIAN_PACKAGES: Record<string, string> = {
@@ -61,12 +66,31 @@ export function mayAttachToSibling(): boolean {
 }
 
 /**
+ * The first folder on the way to `path` that other users may not enter (no o+x: a folder made by
+ * mktemp is 0700), or undefined when every one lets them through. A test that runs the CLI, or
+ * PostgreSQL's binaries in node_modules, as another user (nobody, postgres) needs the checkout reachable.
+ */
+export function privateFolderOn(path: string = CHECKOUT): string | undefined {
+  let blocking: string | undefined;
+  for (let folder = path; ; folder = dirname(folder)) {
+    if ((statSync(folder).mode & 0o001) === 0) blocking = folder;
+    if (dirname(folder) === folder) return blocking;
+  }
+}
+
+/**
  * True when every command is installed (and the process is root, if `root`); otherwise the test
  * cannot run (see cannotRun), told which Debian packages to install.
  */
 export function needs(
   t: TestContext,
-  requirement: { readonly commands?: readonly string[]; readonly root?: boolean; readonly purpose: string },
+  requirement: {
+    readonly commands?: readonly string[];
+    readonly root?: boolean;
+    /** The test runs the checkout's code as another user, who must be able to reach it. */
+    readonly otherUsers?: boolean;
+    readonly purpose: string;
+  },
 ): boolean {
   const missing = (requirement.commands ?? []).filter((command) => !hasCommand(command));
   if (missing.length > 0) {
@@ -79,5 +103,13 @@ export function needs(
   }
   if (requirement.root === true && !isRoot())
     return cannotRun(t, `${requirement.purpose} needs root`, 'run the tests as root (sudo npm test)');
+  const blocking = requirement.otherUsers === true ? privateFolderOn() : undefined;
+  if (blocking !== undefined) {
+    return cannotRun(
+      t,
+      `${requirement.purpose} runs the checkout as another user, who cannot enter ${blocking} (no o+x)`,
+      `run the tests from a checkout other users may reach, or chmod o+x ${blocking}`,
+    );
+  }
   return true;
 }
