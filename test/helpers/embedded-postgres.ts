@@ -10,6 +10,8 @@ import { isRoot, privateFolderOn } from './prerequisites.js';
 const PROCESS = fileURLToPath(new URL('./embedded-postgres-process.js', import.meta.url));
 /** initdb and the first start; a loaded machine takes a few seconds. */
 const EMBEDDED_START_TIMEOUT_MS = 60_000;
+/** How long it then gets to stop the server and delete its folder by itself. */
+const EMBEDDED_STOP_GRACE_MS = 15_000;
 
 /** Starts the server and answers the admin URL of its database postgres (user postgres, no password). */
 export function startEmbeddedPostgres(): Promise<string> {
@@ -32,7 +34,10 @@ export function startEmbeddedPostgres(): Promise<string> {
   });
   return new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      // Closing the channel makes the process stop what it started and delete its folder (a SIGKILL
+      // left the folder behind); it is killed only if it cannot.
+      child.disconnect();
+      setTimeout(() => child.kill('SIGKILL'), EMBEDDED_STOP_GRACE_MS).unref();
       reject(new Error(`the embedded PostgreSQL did not start within ${EMBEDDED_START_TIMEOUT_MS} ms`));
     }, EMBEDDED_START_TIMEOUT_MS);
     child.once('error', (error) => {
