@@ -2,7 +2,6 @@
 // tries the port, chooses the profile (serve-profile.ts), opens the store, listens, and on SIGTERM or
 // SIGINT drains and closes cleanly. Every refusal before the store is opened leaves it untouched.
 
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -29,6 +28,7 @@ import type { Store } from '../store/store.js';
 import { describeListenFailure, listenHost, openModeWarning, tryListening } from './serve-listen.js';
 import { pathProblems } from './serve-paths.js';
 import { chooseProfile, type LoadedProfile } from './serve-profile.js';
+import { readVersion } from './version.js';
 
 /**
  * After SIGTERM or SIGINT, orders in flight get this long to commit and be answered; any still
@@ -273,11 +273,6 @@ function nextSignal(): Promise<NodeJS.Signals> {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
-}
-
-function readVersion(): string {
-  const path = new URL('../../../package.json', import.meta.url);
-  return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
 }
 
 function describeOpenFailure(config: Config, error: unknown): string {

@@ -39,6 +39,13 @@ const ORDERS = [
 /** The names ordergate gives its files, written out here independently of the code. */
 const OURS = /^log_(\d{4}-\d{2}-\d{2})(?:\.([1-9]\d*))?\.log$/;
 const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+/** The server's clock, by libfaketime: 12 s before a UTC midnight (a start-up takes 1–4 s here), running on. */
+const BEFORE_MIDNIGHT = {
+  LD_PRELOAD: LIBFAKETIME,
+  FAKETIME: '@2031-12-31 23:59:48',
+  FAKETIME_DONT_FAKE_MONOTONIC: '1',
+  TZ: 'UTC',
+};
 const WAIT_MS = 15_000;
 
 interface LogFile {
@@ -346,12 +353,7 @@ test('at UTC midnight the log goes on in the new day’s file (the process clock
   // takes 1–4 s here), and it runs on.
   const server = await startServer(t, {
     profile: PROFILE,
-    env: {
-      LD_PRELOAD: LIBFAKETIME,
-      FAKETIME: '@2031-12-31 23:59:48',
-      FAKETIME_DONT_FAKE_MONOTONIC: '1',
-      TZ: 'UTC',
-    },
+    env: BEFORE_MIDNIGHT,
   });
   // Each answer says which day the server's clock was on: orders go on until 200 came after midnight.
   let afterMidnight = 0;
@@ -405,12 +407,7 @@ test('a log file that cannot be written drops lines, never orders, and the next 
   const server = await startServer(t, {
     dir,
     profile: PROFILE,
-    env: {
-      LD_PRELOAD: LIBFAKETIME,
-      FAKETIME: '@2031-12-31 23:59:48',
-      FAKETIME_DONT_FAKE_MONOTONIC: '1',
-      TZ: 'UTC',
-    },
+    env: BEFORE_MIDNIGHT,
   });
   let afterMidnight = 0;
   const answered = new Map<number, string>();
