@@ -17,12 +17,23 @@ import type { Order } from '../../domain/order.js';
 import type { Profile } from '../../domain/profile.js';
 import { type Decision, decide, type OpenPosition, type UserId } from '../../domain/rules.js';
 import { renderAnswer } from '../answer.js';
-import { Directory, USER_POSITIONS_SHOWN_MAX, userDetailJson } from '../directory.js';
+import { CaseHints } from '../../domain/case-hints.js';
+import { GateStates } from '../../domain/states.js';
+import { type Actor, ChangeError, type ChangeRequest, statesJson } from '../changes.js';
+import {
+  Directory,
+  type ProfileDifference,
+  profileDifference,
+  profileJson,
+  USER_POSITIONS_SHOWN_MAX,
+  userDetailJson,
+} from '../directory.js';
 import type { KeyStore } from '../key-store.js';
 import { LeftPositions } from '../left-positions.js';
 import type { JsonPage } from '../page.js';
 import type { NamesQuery, OrdersQuery, PositionsQuery, TradesQuery } from '../rows.js';
 import {
+  type ChangeResult,
   type ClientOrderRow,
   OUTCOME_TEXT,
   type Outcome,
@@ -522,6 +533,31 @@ export class PostgresStore implements Store {
     book.lastOrderId = orderId;
     book.write = write;
     this.#books.set(key, book);
+  }
+
+  // Live operations on PostgreSQL: to be built (issue 13); refused until then.
+  change(_request: ChangeRequest, _actor: Actor): Promise<ChangeResult> {
+    return Promise.reject(new ChangeError('INVALID_REQUEST', 'not yet available on PostgreSQL'));
+  }
+
+  async states(): Promise<string> {
+    return statesJson(new GateStates(), () => undefined, 0, Date.now());
+  }
+
+  async squaredOff(_day: string): Promise<boolean> {
+    return false;
+  }
+
+  async exportProfile(): Promise<string> {
+    return profileJson(this.#directory);
+  }
+
+  async differenceFrom(profile: Profile): Promise<ProfileDifference> {
+    return profileDifference(profile, this.#directory);
+  }
+
+  caseHints(): CaseHints {
+    return new CaseHints([...this.#directory.entries()]);
   }
 
   async orders(query: OrdersQuery): Promise<JsonPage> {
