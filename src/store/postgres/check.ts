@@ -30,7 +30,15 @@ export async function checkPostgres(
   try {
     const schemaVersion = await readSchemaVersion(client);
     const base = { integrity: 'not checked (PostgreSQL checks its own pages)', schemaVersion };
-    const empty = { orders: 0, changes: 0, profileVersions: 0, fills: 0, denials: 0, openPositions: 0, trades: 0 };
+    const empty = {
+      orders: 0,
+      changes: 0,
+      profileVersions: 0,
+      fills: 0,
+      denials: 0,
+      openPositions: 0,
+      trades: 0,
+    };
     if (schemaVersion !== PG_SCHEMA_VERSION) {
       const problem = `schema version ${schemaVersion}, this ordergate knows ${PG_SCHEMA_VERSION}: start the matching ordergate once to migrate it`;
       return { ...base, ...empty, mismatches: 1, problems: [problem] };

@@ -13,12 +13,12 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { positionKey } from '../../domain/book.js';
+import { CaseHints } from '../../domain/case-hints.js';
 import type { Order } from '../../domain/order.js';
 import type { Profile } from '../../domain/profile.js';
 import { type Decision, decide, type OpenPosition, type UserId } from '../../domain/rules.js';
-import { renderAnswer } from '../answer.js';
-import { CaseHints } from '../../domain/case-hints.js';
 import { GateStates } from '../../domain/states.js';
+import { renderAnswer } from '../answer.js';
 import { type Actor, ChangeError, type ChangeRequest, statesJson } from '../changes.js';
 import {
   Directory,
