@@ -942,6 +942,40 @@ test('the scheduled square-off, killed with SIGKILL as it starts: after a restar
   assert.equal(report.openPositions, 0);
 });
 
+test('a scheduled square-off committed before a kill -9 is not done again by the restart on the same day', async (t) => {
+  const opening = await startServer(t, { profile: PROFILE });
+  await order(opening, 'S1', 'ACC', 'BUY');
+  await order(opening, 'S2', 'NTPC', 'BUY');
+  assert.equal(await opening.stop(), 0);
+
+  // Past the time today: the square-off runs at start. AFTER_SQUARE_OFF=active lets BUYs in after it.
+  const zone = quietZone(Date.now());
+  const env = {
+    SQUARE_OFF_AT: '00:00',
+    SQUARE_OFF_TZ: zone,
+    SQUARE_OFF_DAYS: EVERY_DAY,
+    AFTER_SQUARE_OFF: 'active',
+  };
+  const server = await startServer(t, { dir: opening.dir, env });
+  await waitForOutput(server, /square-off done/, SQUARE_OFF_TIMEOUT_MS);
+  assert.deepEqual(await readPositions(server), []);
+  await server.kill();
+
+  await server.restart();
+  await waitForOutput(server, /square-off scheduled at 00:00/);
+  const buy = await order(server, 'S1', 'ACC', 'BUY');
+  assert.deepEqual(filled(buy), ['Ann', 'Bob']);
+  assert.equal(await server.stop(), 0);
+  assert.doesNotMatch(server.output(), /square-off: closing/, 'the day is squared off already');
+  withDatabase(server, (db) => {
+    assert.equal(count(db, 'SELECT count(*) FROM square_offs'), 1);
+    assert.equal(count(db, "SELECT count(*) FROM changes WHERE kind = 'square-off'"), 1);
+    assert.equal(count(db, 'SELECT count(*) FROM trades'), 3);
+    assert.equal(count(db, 'SELECT count(*) FROM positions'), 2, 'the BUY after the restart stays open');
+  });
+  await expectCleanReplay(server);
+});
+
 test('no scheduled square-off on a day the holidays file lists, and one at start once it no longer does', async (t) => {
   const zone = quietZone(Date.now());
   const today = localTime(Date.now(), zone).day;
