@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test from 'node:test';
+import test, { type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
-import { runCli, type Server, startServer } from '../helpers/server.js';
+import { createKey, runCli, type Server, startServer } from '../helpers/server.js';
 import { waitFor, waitForOutput } from '../helpers/wait.js';
 import { getJson, type Position, readPositions, readTrades } from '../helpers/wire.js';
 
@@ -29,10 +29,16 @@ interface Answer {
 }
 
 /** One request with a JSON body (or none: then no Content-Type either), its status and parsed answer. */
-async function call(server: Server, method: string, path: string, body?: unknown): Promise<Answer> {
-  const init: RequestInit = { method, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
+async function call(
+  server: Server,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  const init: RequestInit = { method, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
   if (body !== undefined) {
-    init.headers = { 'content-type': 'application/json' };
+    init.headers = { ...headers, 'content-type': 'application/json' };
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
   }
   const response = await fetch(server.url + path, init);
@@ -397,6 +403,70 @@ test('states: halts and close-only of a strategy, a user and the gate; the most 
   assert.deepEqual(filled(await order(server, 'S2', 'NTPC', 'SELL')), ['Ann']);
   assert.deepEqual(filled(await order(server, 'S1', 'ACC', 'SELL')), ['Ann']);
   await expectCleanReplay(server);
+});
+
+test('only an admin key changes users, states and square-offs; a read key reads the states; each change names its key', async (t) => {
+  const server = await startServer(t, { profile: PROFILE });
+  const admin = await createKey(server, '--admin');
+  const reader = await createKey(server, '--read');
+  const engine = await createKey(server, '--strategy', 'S1');
+  const as = (key: { token: string }) => ({ authorization: `Bearer ${key.token}` });
+  const changes: [string, string, unknown?][] = [
+    ['PUT', '/state', { state: 'HALTED', reason: 'x' }],
+    ['PUT', '/strategies/S1/state', { state: 'HALTED', reason: 'x' }],
+    ['PUT', '/users/Ann/state', { state: 'HALTED', reason: 'x' }],
+    ['PUT', '/users/Cy', { subscriptions: { S1: ['ACC'] } }],
+    ['PUT', '/users/Ann/subscriptions/S1', { instruments: ['ACC'] }],
+    ['DELETE', '/users/Ann/subscriptions/S1'],
+    ['DELETE', '/users/Ann'],
+    ['POST', '/square-off', {}],
+    ['PUT', '/profile', JSON.stringify(PROFILE)],
+  ];
+  for (const [method, path, body] of changes) {
+    assert.equal((await call(server, method, path, body)).status, 401, `${method} ${path} without a key`);
+    for (const key of [reader, engine]) {
+      const answer = await call(server, method, path, body, as(key));
+      assert.equal(answer.status, 403, `${method} ${path}: ${JSON.stringify(answer.body)}`);
+      assert.equal(answer.body.error, 'FORBIDDEN');
+    }
+  }
+  for (const path of ['/state', '/profile']) {
+    assert.equal((await call(server, 'GET', path, undefined, as(reader))).status, 200, `GET ${path}`);
+    assert.equal((await call(server, 'GET', path, undefined, as(engine))).status, 403, `GET ${path}`);
+  }
+  const before = await call(server, 'GET', '/state', undefined, as(reader));
+  assert.equal(before.body.version, 0, 'nothing was changed by the refused requests');
+
+  const halted = await call(
+    server,
+    'PUT',
+    '/strategies/S1/state',
+    { state: 'HALTED', reason: 'x' },
+    as(admin),
+  );
+  assert.equal(halted.status, 200, JSON.stringify(halted.body));
+  assert.equal(halted.body.by, admin.id);
+  const state = await call(server, 'GET', '/state', undefined, as(reader));
+  assert.deepEqual(state.body.strategies, [
+    {
+      strategy: 'S1',
+      state: 'HALTED',
+      reason: 'x',
+      since: halted.body.at,
+      by: admin.id,
+      version: halted.body.version,
+    },
+  ]);
+  assert.equal(state.body.version, halted.body.version);
+  const blocked = await call(server, 'POST', '/orders', orderBody('S1', 'ACC', 'BUY'), as(engine));
+  assert.equal(blocked.body.reason, 'STRATEGY_HALTED');
+  await expectCleanReplay(server);
+});
+
+const orderBody = (strategy: string, instrument: string, position: string) => ({
+  strategy,
+  instrument,
+  position,
 });
 
 interface BadCase {
@@ -845,13 +915,15 @@ test('POST /square-off with AFTER_SQUARE_OFF=active leaves the gate ACTIVE', asy
   await expectCleanReplay(server);
 });
 
-test('the scheduled square-off, killed with SIGKILL as it starts: after a restart every position is closed exactly once, by one record of the day', {
-  timeout: 240_000,
-}, async (t) => {
+/**
+ * A server on a generated profile of `users` users, stopped after a BUY on every (strategy, instrument)
+ * the profile trades: its folder, the books, and how many positions they opened.
+ */
+async function openEveryBook(t: TestContext, users: number) {
   const scratch = mkdtempSync(join(tmpdir(), 'ordergate-square-off-'));
   t.after(() => rmSync(scratch, { recursive: true, force: true }));
   const generated = join(scratch, 'profile.json');
-  const made = await runCli(['generate', '--users', '400', '--seed', '13', '--out', generated]);
+  const made = await runCli(['generate', '--users', String(users), '--seed', '13', '--out', generated]);
   assert.equal(made.code, 0, made.stderr);
   const profile = JSON.parse(readFileSync(generated, 'utf8')) as Record<string, Record<string, string[]>>;
   const books = new Map<string, [string, string]>();
@@ -859,23 +931,29 @@ test('the scheduled square-off, killed with SIGKILL as it starts: after a restar
     for (const [strategy, instruments] of Object.entries(strategies))
       for (const instrument of instruments) books.set(`${strategy}|${instrument}`, [strategy, instrument]);
   assert.ok(books.size >= 10, `several books: ${books.size}`);
-
-  // First, without a schedule: a BUY on every book opens thousands of positions.
   const opening = await startServer(t, { profile });
   let opened = 0;
   for (const [strategy, instrument] of books.values()) {
     const buy = await order(opening, strategy, instrument, 'BUY');
     opened += buy.accepted.length;
   }
-  assert.ok(opened >= 1000, `many positions: ${opened}`);
   assert.equal((await readPositions(opening)).length, opened);
   assert.equal(await opening.stop(), 0);
+  return { dir: opening.dir, books: [...books.values()], opened };
+}
+
+test('the scheduled square-off, killed with SIGKILL as it starts: after a restart every position is closed exactly once, by one record of the day', {
+  timeout: 240_000,
+}, async (t) => {
+  // First, without a schedule: a BUY on every book opens thousands of positions.
+  const { dir, books, opened } = await openEveryBook(t, 400);
+  assert.ok(opened >= 1000, `many positions: ${opened}`);
 
   // Then with the square-off a few seconds ahead (if the start takes longer, it runs at start).
   const zone = quietZone(Date.now());
-  const at = localTime(Date.now() + 4000, zone);
+  const at = localTime(Date.now() + 8000, zone);
   const env = { SQUARE_OFF_AT: at.time, SQUARE_OFF_TZ: zone, SQUARE_OFF_DAYS: EVERY_DAY };
-  const server = await startServer(t, { dir: opening.dir, env });
+  const server = await startServer(t, { dir, env });
   await waitFor(
     'the square-off starting',
     () => /square-off: closing every open position/.test(server.output()),
@@ -896,7 +974,7 @@ test('the scheduled square-off, killed with SIGKILL as it starts: after a restar
   t.diagnostic(
     `after the restart the square-off ${secondRun ? 'ran (the first did not commit)' : 'was done'}`,
   );
-  const refused = await order(server, ...books.values().next().value!, 'BUY');
+  const refused = await order(server, ...books[0]!, 'BUY');
   assert.equal(refused.status, 'REJECTED');
   assert.equal(refused.reason, 'CLOSE_ONLY');
   assert.ok(refused.rejected.length > 0);
@@ -925,7 +1003,7 @@ test('the scheduled square-off, killed with SIGKILL as it starts: after a restar
     );
     assert.equal(
       count(db, "SELECT count(*) FROM orders WHERE origin = 'square-off'"),
-      books.size,
+      books.length,
       'one system SELL per book',
     );
     assert.equal(
@@ -940,6 +1018,86 @@ test('the scheduled square-off, killed with SIGKILL as it starts: after a restar
   const report = await expectCleanReplay(server);
   assert.equal(report.trades, opened);
   assert.equal(report.openPositions, 0);
+});
+
+test('the scheduled square-off with orders in flight, killed with SIGKILL as it starts: every position the log opened is closed exactly once', {
+  timeout: 240_000,
+}, async (t) => {
+  const { dir, books, opened } = await openEveryBook(t, 200);
+  const zone = quietZone(Date.now());
+  const at = localTime(Date.now() + 12_000, zone);
+  const env = { SQUARE_OFF_AT: at.time, SQUARE_OFF_TZ: zone, SQUARE_OFF_DAYS: EVERY_DAY };
+  const server = await startServer(t, { dir, env });
+
+  // Four clients send BUYs and SELLs round the books until the kill: some decided before the square-off,
+  // some after it (CLOSE_ONLY), some in flight when the process dies (no answer).
+  let loading = true;
+  let answered = 0;
+  const url = server.url;
+  const load = Promise.all(
+    [0, 1, 2, 3].map(async (lane) => {
+      for (let i = lane; loading; i += 4) {
+        const [strategy, instrument] = books[i % books.length]!;
+        const position = i % 3 === 0 ? 'SELL' : 'BUY';
+        try {
+          const response = await fetch(`${url}/orders`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ strategy, instrument, position }),
+            signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+          });
+          await response.text();
+          if (response.status === 200) answered++;
+        } catch {
+          // The kill: no answer.
+        }
+      }
+    }),
+  );
+  await waitFor(
+    'the square-off starting',
+    () => /square-off: closing every open position/.test(server.output()),
+    SQUARE_OFF_TIMEOUT_MS,
+    1,
+  );
+  await server.kill();
+  loading = false;
+  await load;
+  t.diagnostic(`${answered} orders answered during the run; ${opened} positions opened before it`);
+
+  await server.restart();
+  await waitFor(
+    'every position closed after the restart',
+    async () => (await readPositions(server)).length === 0,
+    SQUARE_OFF_TIMEOUT_MS,
+  );
+  assert.equal((await order(server, ...books[0]!, 'BUY')).reason, 'CLOSE_ONLY');
+  assert.equal(await server.stop(), 0);
+
+  withDatabase(server, (db) => {
+    assert.deepEqual(db.prepare('SELECT day FROM square_offs').pluck().all(), [at.day]);
+    assert.equal(count(db, "SELECT count(*) FROM changes WHERE kind = 'square-off'"), 1);
+    assert.equal(count(db, 'SELECT count(*) FROM positions'), 0);
+    // Every position a BUY in the log opened, closed by exactly one trade.
+    const buys = db
+      .prepare("SELECT order_id, answer FROM orders WHERE side = 'BUY' AND status = 'ACCEPTED'")
+      .all() as {
+      order_id: number;
+      answer: string;
+    }[];
+    const openedInLog = new Set<string>();
+    for (const { order_id, answer } of buys)
+      for (const fill of JSON.parse(answer).accepted as { user: string }[])
+        openedInLog.add(`${fill.user}|${order_id}`);
+    assert.ok(openedInLog.size >= opened);
+    const trades = db
+      .prepare('SELECT users.name AS user, buy_order_id FROM trades JOIN users USING (user_id)')
+      .all() as { user: string; buy_order_id: number }[];
+    const closed = trades.map((trade) => `${trade.user}|${trade.buy_order_id}`);
+    assert.equal(new Set(closed).size, closed.length, 'no position closed twice');
+    assert.deepEqual(new Set(closed), openedInLog, 'every position opened is closed');
+  });
+  await expectCleanReplay(server);
 });
 
 test('a scheduled square-off committed before a kill -9 is not done again by the restart on the same day', async (t) => {
