@@ -405,6 +405,83 @@ test('states: halts and close-only of a strategy, a user and the gate; the most 
   await expectCleanReplay(server);
 });
 
+test('changes and orders in flight at a kill -9: every one answered is in the log as answered after the restart, and check replays it', {
+  timeout: 120_000,
+}, async (t) => {
+  const server = await startServer(t, { profile: PROFILE });
+  const url = server.url;
+  let running = true;
+  const answeredOrders = new Map<number, unknown>();
+  const answeredChanges: number[] = [];
+  const send = async (method: string, path: string, body?: unknown) => {
+    try {
+      const response = await fetch(url + path, {
+        method,
+        ...(body !== undefined && {
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      const text = await response.text();
+      return response.status === 200 ? JSON.parse(text) : undefined;
+    } catch {
+      return undefined; // the kill
+    }
+  };
+  const orders = [0, 1].map(async (lane) => {
+    for (let i = lane; running; i += 2) {
+      const [strategy, instrument] = i % 4 < 2 ? ['S1', 'ACC'] : ['S2', 'NTPC'];
+      const answer = await send('POST', '/orders', orderBody(strategy, instrument, i % 3 ? 'BUY' : 'SELL'));
+      if (answer !== undefined) answeredOrders.set(answer.order_id, answer);
+    }
+  });
+  const changes = (async () => {
+    const dispositions = ['close-only', 'close-now', 'preserve'];
+    for (let i = 0; running; i++) {
+      const step = i % 4;
+      const answer =
+        step === 0
+          ? await send('PUT', `/users/U${i}`, { subscriptions: { S1: ['ACC'], S2: ['NTPC'] } })
+          : step === 1
+            ? await send(
+                'PUT',
+                '/strategies/S2/state',
+                i % 8 === 1 ? { state: 'CLOSE_ONLY', reason: 'x' } : { state: 'ACTIVE' },
+              )
+            : step === 2
+              ? await send('DELETE', `/users/U${i - 2}?positions=${dispositions[(i >> 2) % 3]}`)
+              : await send('PUT', `/users/Bob/subscriptions/S${1 + ((i >> 2) % 2)}`, {
+                  instruments: ['ACC', 'NTPC'],
+                });
+      if (answer !== undefined) answeredChanges.push(answer.version);
+      if (answer?.closed !== undefined)
+        for (const close of answer.closed) answeredOrders.set(close.order_id, undefined);
+    }
+  })();
+  await waitFor(
+    'changes and orders answered',
+    () => answeredChanges.length >= 40 && answeredOrders.size >= 40,
+    60_000,
+  );
+  await server.kill();
+  running = false;
+  await Promise.all([...orders, changes]);
+
+  await server.restart();
+  for (const [orderId, answer] of answeredOrders) {
+    const logged = await getJson<any>(server, `/orders/${orderId}`);
+    if (answer !== undefined) assert.deepEqual(logged, answer, `order ${orderId} as answered`);
+  }
+  assert.equal(await server.stop(), 0);
+  withDatabase(server, (db) => {
+    const seqs = new Set(db.prepare('SELECT seq FROM changes').pluck().all() as number[]);
+    for (const version of answeredChanges) assert.ok(seqs.has(version), `change ${version} is in the log`);
+  });
+  const report = await expectCleanReplay(server);
+  assert.ok(report.changes >= answeredChanges.length);
+});
+
 test('only an admin key changes users, states and square-offs; a read key reads the states; each change names its key', async (t) => {
   const server = await startServer(t, { profile: PROFILE });
   const admin = await createKey(server, '--admin');
