@@ -5,7 +5,7 @@
 // `ordergate check` replaying the whole log (orders and change records) with no mismatch.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type TestContext } from 'node:test';
@@ -915,6 +915,23 @@ test('a restart with another profile file leaves the users in force as they were
   assert.equal(report.changes, 2, 'the user put and one import');
 });
 
+test('the commands the profile warning and GET /profile name exist: ordergate import and ordergate export', async (t) => {
+  const server = await startServer(t, { profile: PROFILE });
+  await ok(server, 'PUT', '/users/Cy', { subscriptions: { S1: ['ACC'] } });
+  assert.equal(await server.stop(), 0);
+  await server.restart();
+  const [warning] = await waitForOutput(server, /the profile file differs from the users in force[^\n]*/);
+  const advised = /`ordergate (\w+)[^`]*`/.exec(warning);
+  assert.ok(advised !== null, `the warning names a command: ${warning}`);
+  const openapi = await getJson<any>(server, '/openapi.json');
+  const described = /`ordergate (\w+)`/.exec(openapi.paths['/profile'].get.description);
+  assert.ok(described !== null);
+  for (const command of [advised[1]!, described[1]!]) {
+    const help = await runCli([command, '--help']);
+    assert.equal(help.code, 0, `ordergate ${command} --help: ${help.stdout}${help.stderr}`);
+  }
+});
+
 test('POST /square-off: of a user, of a strategy, then of everything (the gate close-only until the next trading day)', async (t) => {
   const zone = quietZone(Date.now());
   const server = await startServer(t, {
@@ -1243,6 +1260,44 @@ test('no scheduled square-off on a day the holidays file lists, and one at start
     assert.deepEqual(db.prepare('SELECT day FROM square_offs').pluck().all(), [today]),
   );
   await expectCleanReplay(trading);
+});
+
+test('bad square-off settings and holiday files stop the start with exit 2, naming the problem, before anything is written', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ordergate-square-off-settings-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const profile = join(dir, 'profile.json');
+  writeFileSync(profile, JSON.stringify(PROFILE));
+  const badDay = join(dir, 'bad-holidays.txt');
+  writeFileSync(badDay, '2026-01-26\n2026-02-30x\n');
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ SQUARE_OFF_AT: '25:00' }, /SQUARE_OFF_AT must be HH:MM/],
+    [{ SQUARE_OFF_AT: '9:15' }, /SQUARE_OFF_AT must be HH:MM/],
+    [{ SQUARE_OFF_TZ: 'Mars/Olympus_Mons' }, /SQUARE_OFF_TZ must be an IANA time zone/],
+    [{ SQUARE_OFF_DAYS: 'mon,funday' }, /SQUARE_OFF_DAYS: "funday" is not one of/],
+    [{ SQUARE_OFF_DAYS: ' , ' }, /SQUARE_OFF_DAYS must name at least one weekday/],
+    [{ AFTER_SQUARE_OFF: 'halted' }, /AFTER_SQUARE_OFF must be close-only or active/],
+    [{ IMPORT_PROFILE: 'maybe' }, /IMPORT_PROFILE must be on or off/],
+    [{ HOLIDAYS_PATH: join(dir, 'missing.txt') }, /HOLIDAYS_PATH .*missing\.txt: cannot read it \(ENOENT\)/],
+    [{ HOLIDAYS_PATH: badDay }, /HOLIDAYS_PATH .*line 2: "2026-02-30x" is not a date/],
+  ];
+  for (const [settings, problem] of cases) {
+    const database = join(dir, 'ordergate.db');
+    const result = await runCli(['serve'], {
+      env: {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: `sqlite:${database}`,
+        PROFILE_PATH: profile,
+        LOG_DIR: join(dir, 'logs'),
+        ...settings,
+      },
+      timeoutMs: 30_000,
+    });
+    const said = result.stdout + result.stderr;
+    assert.equal(result.code, 2, `${JSON.stringify(settings)}: exit ${result.code}\n${said}`);
+    assert.match(said, problem, JSON.stringify(settings));
+    assert.equal(existsSync(database), false, `${JSON.stringify(settings)}: no database was created`);
+  }
 });
 
 /** The local day (YYYY-MM-DD), time (HH:MM:SS) and second of the day of an instant in a time zone. */
