@@ -143,6 +143,22 @@ test('a user put with PUT /users/:name gets the next BUY, is listed by GET /user
   assert.equal(report.orders, 4);
 });
 
+test('a restart after changes but before the first order: the next change and the next order take new numbers of the one sequence', async (t) => {
+  const server = await startServer(t, { profile: PROFILE });
+  const put = await ok(server, 'PUT', '/users/Cy', { subscriptions: { S1: ['ACC'] } });
+  const halt = await ok(server, 'PUT', '/strategies/S2/state', { state: 'HALTED', reason: 'not yet' });
+  assert.deepEqual([put.version, halt.version], [1, 2]);
+  assert.equal(await server.stop(), 0);
+  await server.restart();
+  const buy = await order(server, 'S1', 'ACC', 'BUY');
+  assert.equal(buy.order_id, 3, 'the order after the records 1 and 2');
+  assert.deepEqual(filled(buy), ['Ann', 'Bob', 'Cy']);
+  const resume = await call(server, 'PUT', '/strategies/S2/state', { state: 'ACTIVE' });
+  assert.equal(resume.status, 200, JSON.stringify(resume.body));
+  assert.equal(resume.body.version, 4);
+  await expectCleanReplay(server);
+});
+
 test('DELETE /users/:name?positions=close-only: the position stays, only a SELL closes it', async (t) => {
   const server = await startServer(t, { profile: PROFILE });
   const buy = await order(server, 'S1', 'ACC', 'BUY');
@@ -992,6 +1008,36 @@ test('POST /square-off: of a user, of a strategy, then of everything (the gate c
   await ok(server, 'PUT', '/state', { state: 'ACTIVE' });
   assert.equal((await getJson<any>(server, '/state')).gate.close_only_until, null);
   assert.deepEqual(filled(await order(server, 'S2', 'NTPC', 'BUY')), ['Ann']);
+  await expectCleanReplay(server);
+});
+
+test('two square-offs whose close-only periods end on different days: GET /state says the same before and after a restart', async (t) => {
+  const zone = quietZone(Date.now());
+  const today = localTime(Date.now(), zone).day;
+  const dayAfter = (day: string, n: number) =>
+    new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+  const scratch = mkdtempSync(join(tmpdir(), 'ordergate-holidays-'));
+  t.after(() => rmSync(scratch, { recursive: true, force: true }));
+  const holidays = join(scratch, 'holidays.txt');
+  writeFileSync(holidays, `${dayAfter(today, 1)}\n`);
+  const env = { SQUARE_OFF_TZ: zone, SQUARE_OFF_DAYS: EVERY_DAY };
+
+  // Tomorrow a holiday: the first square-off's close-only period lasts until the day after.
+  const first = await startServer(t, { profile: PROFILE, env: { ...env, HOLIDAYS_PATH: holidays } });
+  await order(first, 'S1', 'ACC', 'BUY');
+  const long = await ok(first, 'POST', '/square-off', {});
+  assert.equal(localTime(Date.parse(long.close_only_until), zone).day, dayAfter(today, 2));
+  assert.equal(await first.stop(), 0);
+
+  // The holiday called off (the file no longer given): a second square-off's period ends tomorrow.
+  const server = await startServer(t, { dir: first.dir, env });
+  const short = await ok(server, 'POST', '/square-off', {});
+  assert.equal(localTime(Date.parse(short.close_only_until), zone).day, dayAfter(today, 1));
+  const before = await getJson<any>(server, '/state');
+  await server.kill();
+  await server.restart();
+  const after = await getJson<any>(server, '/state');
+  assert.deepEqual(after.gate, before.gate, 'the close-only period in force is the one the server had');
   await expectCleanReplay(server);
 });
 
