@@ -510,7 +510,13 @@ export function statesJson(
     gate: {
       ...gate,
       // After a square-off the gate is close-only until the next trading day, unless set since.
-      ...(states.gate === null && closeOnly && { state: 'CLOSE_ONLY', reason: 'square-off' }),
+      ...(states.gate === null &&
+        closeOnly && {
+          state: 'CLOSE_ONLY',
+          reason: 'square-off',
+          since: states.closeOnlySince === null ? null : new Date(states.closeOnlySince.atMs).toISOString(),
+          version: states.closeOnlySince?.seq ?? null,
+        }),
       close_only_until: closeOnly ? new Date(states.closeOnlyUntilMs).toISOString() : null,
     },
     strategies: [...states.strategies]

@@ -590,7 +590,9 @@ export class SqliteStore implements Store {
     }
     // Orders and the other records of the log are numbered from one sequence.
     const last = this.#db
-      .prepare('SELECT max((SELECT max(order_id) FROM orders), coalesce((SELECT max(seq) FROM changes), 0))')
+      .prepare(
+        'SELECT max(coalesce((SELECT max(order_id) FROM orders), 0), coalesce((SELECT max(seq) FROM changes), 0))',
+      )
       .pluck()
       .get() as number | null;
     this.#nextOrderId = (last ?? 0) + 1;

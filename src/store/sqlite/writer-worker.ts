@@ -101,6 +101,15 @@ function prepare(connection: Database.Database) {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     squareOff: connection.prepare('INSERT INTO square_offs (day, seq) VALUES (?, ?)'),
+    // The close-only period after square-offs only ever grows, in memory (changes.ts) and here alike.
+    extendCloseOnly: connection.prepare(
+      `INSERT INTO states (scope, target, state, reason, seq, at_ms, key_id, until_ms)
+       VALUES ('square-off', '', 'CLOSE_ONLY', ?, ?, ?, ?, ?)
+       ON CONFLICT (scope, target) DO UPDATE SET
+         reason = excluded.reason, seq = excluded.seq, at_ms = excluded.at_ms, key_id = excluded.key_id,
+         until_ms = excluded.until_ms
+       WHERE excluded.until_ms > states.until_ms`,
+    ),
     release: connection.prepare(
       `INSERT INTO released_positions (released_seq, strategy, instrument, user_id, order_id, opened_at_ms)
        SELECT ?, strategy, instrument, user_id, order_id, opened_at_ms FROM positions
@@ -199,7 +208,9 @@ function writeChange(c: ChangeWrite): void {
   // Setting the gate's state ends a square-off's close-only period.
   if (state?.scope === 'gate') s.endState.run('square-off', '');
   if (state !== null && state.entry === null) s.endState.run(state.scope, state.target);
-  else if (state !== null && state.entry !== null) {
+  else if (state?.scope === 'square-off' && state.entry !== null) {
+    s.extendCloseOnly.run(state.entry.reason, c.seq, c.atMs, c.keyId, state.entry.untilMs);
+  } else if (state !== null && state.entry !== null) {
     const { entry } = state;
     s.setState.run(
       state.scope,
