@@ -92,7 +92,7 @@ export type ChangeBody =
       day: string | null;
       close_only_until_ms: number | null;
     }
-  | { kind: 'import'; version: number; users: number };
+  | { kind: 'import'; profile_version: number; users: number };
 
 /** A system SELL the change sends after its record: the book, and whose positions (null: everyone's). */
 export interface SystemClose {
@@ -151,7 +151,8 @@ export function planChange(request: ChangeRequest, context: PlanContext, importV
   };
   const known = (name: string): UserId => {
     const userId = context.userIdOf(name);
-    if (userId === undefined) throw new ChangeError('USER_NOT_FOUND', `no user is named ${JSON.stringify(name)}`);
+    if (userId === undefined)
+      throw new ChangeError('USER_NOT_FOUND', `no user is named ${JSON.stringify(name)}`);
     return userId;
   };
   const idFor = (name: string): UserId => {
@@ -169,7 +170,8 @@ export function planChange(request: ChangeRequest, context: PlanContext, importV
     case 'user-put': {
       const userId = idFor(request.user);
       const subscriptions: Record<string, string[]> = {};
-      for (const { strategy, instruments } of request.subscriptions) subscriptions[strategy] = [...instruments];
+      for (const { strategy, instruments } of request.subscriptions)
+        subscriptions[strategy] = [...instruments];
       return {
         body: { kind: 'user-put', user: request.user, user_id: userId, subscriptions },
         newUsers,
@@ -255,7 +257,7 @@ export function planChange(request: ChangeRequest, context: PlanContext, importV
     case 'import':
       for (const { user } of request.profile) idFor(user);
       return {
-        body: { kind: 'import', version: importVersion, users: request.profile.length },
+        body: { kind: 'import', profile_version: importVersion, users: request.profile.length },
         newUsers,
         closes: [],
       };
@@ -293,7 +295,10 @@ export function applyChange(
       const entry = directory.entry(body.user);
       const others = (entry?.subscriptions ?? []).filter((s) => s.strategy !== body.strategy);
       directory.setUser(
-        { user: body.user, subscriptions: [...others, { strategy: body.strategy, instruments: body.instruments }] },
+        {
+          user: body.user,
+          subscriptions: [...others, { strategy: body.strategy, instruments: body.instruments }],
+        },
         body.user_id,
       );
       return [];
@@ -330,7 +335,10 @@ export function applyChange(
 function entryOf(user: string, subscriptions: Record<string, string[]>): UserProfile {
   return {
     user,
-    subscriptions: Object.entries(subscriptions).map(([strategy, instruments]) => ({ strategy, instruments })),
+    subscriptions: Object.entries(subscriptions).map(([strategy, instruments]) => ({
+      strategy,
+      instruments,
+    })),
   };
 }
 
@@ -346,7 +354,6 @@ function release(book: OpenBook | null, userId: UserId, strategy: string | null)
   return released;
 }
 
-
 /** What a record changes in the tables of the users and states in force: the same for both stores. */
 export interface ChangeEffects {
   /** An import: every subscription is replaced. */
@@ -358,13 +365,21 @@ export interface ChangeEffects {
   readonly state: {
     readonly scope: StateScope | 'square-off';
     readonly target: string;
-    readonly entry: { readonly state: GateState; readonly reason: string; readonly untilMs: number | null } | null;
+    readonly entry: {
+      readonly state: GateState;
+      readonly reason: string;
+      readonly untilMs: number | null;
+    } | null;
   } | null;
   /** A scheduled square-off's trading day: at most one per day, whatever restarts and instances. */
   readonly squareOffDay: string | null;
 }
 
-export function effectsOf(body: ChangeBody, imported: Profile | null, userIdOf: (name: string) => UserId): ChangeEffects {
+export function effectsOf(
+  body: ChangeBody,
+  imported: Profile | null,
+  userIdOf: (name: string) => UserId,
+): ChangeEffects {
   const none = { clearAll: false, clear: [], add: [], state: null, squareOffDay: null };
   switch (body.kind) {
     case 'user-put':
@@ -387,7 +402,8 @@ export function effectsOf(body: ChangeBody, imported: Profile | null, userIdOf: 
       return { ...none, clear: [[body.user_id, body.strategy]] };
     case 'state': {
       const target = body.scope === 'gate' ? '' : body.scope === 'user' ? String(body.user_id) : body.name!;
-      const entry = body.state === 'ACTIVE' ? null : { state: body.state, reason: body.reason, untilMs: null };
+      const entry =
+        body.state === 'ACTIVE' ? null : { state: body.state, reason: body.reason, untilMs: null };
       return { ...none, state: { scope: body.scope, target, entry } };
     }
     case 'square-off': {
@@ -395,7 +411,11 @@ export function effectsOf(body: ChangeBody, imported: Profile | null, userIdOf: 
       const state =
         until === null
           ? null
-          : { scope: 'square-off' as const, target: '', entry: { state: 'CLOSE_ONLY' as const, reason: 'square-off', untilMs: until } };
+          : {
+              scope: 'square-off' as const,
+              target: '',
+              entry: { state: 'CLOSE_ONLY' as const, reason: 'square-off', untilMs: until },
+            };
       return { ...none, state, squareOffDay: body.day };
     }
     case 'import': {
@@ -430,10 +450,18 @@ export function renderChange(
   left: readonly (readonly [string, string, OpenPosition])[],
   released: readonly ReleasedPosition[],
 ): string {
-  const { user_id: _userId, ...shown } = body as ChangeBody & { user_id?: number };
+  const {
+    user_id: _userId,
+    close_only_until_ms: until,
+    ...shown
+  } = body as ChangeBody & {
+    user_id?: number;
+    close_only_until_ms?: number | null;
+  };
   const view = {
     version: seq,
     ...shown,
+    ...(until !== undefined && { close_only_until: until === null ? null : new Date(until).toISOString() }),
     at: new Date(actor.atMs).toISOString(),
     by: actor.keyId,
     closed: closed.map((c) => ({
@@ -503,6 +531,7 @@ export function leftCloseOnly(
   const entry = directory.entry(user);
   return held.filter(
     ([strategy, instrument]) =>
-      entry?.subscriptions.some((s) => s.strategy === strategy && s.instruments.includes(instrument)) !== true,
+      entry?.subscriptions.some((s) => s.strategy === strategy && s.instruments.includes(instrument)) !==
+      true,
   ) as [string, string, OpenPosition][];
 }

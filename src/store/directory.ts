@@ -3,7 +3,12 @@
 // and the positions come from the database; everything else is kept here, indexed, and changed in
 // place by the log's records (a user put or removed, a profile imported).
 
-import { indexSubscriptions, type Profile, type SubscriptionIndex, type UserProfile } from '../domain/profile.js';
+import {
+  indexSubscriptions,
+  type Profile,
+  type SubscriptionIndex,
+  type UserProfile,
+} from '../domain/profile.js';
 import type { UserId } from '../domain/rules.js';
 import { type JsonPage, nameCursor, PAGE_LIMIT_MAX } from './page.js';
 import { type NamesQuery, pageOf } from './rows.js';
@@ -193,7 +198,9 @@ function sameSubscriptions(a: UserProfile, b: UserProfile): boolean {
   const byStrategy = new Map(b.subscriptions.map((s) => [s.strategy, new Set(s.instruments)]));
   return a.subscriptions.every((s) => {
     const other = byStrategy.get(s.strategy);
-    return other !== undefined && other.size === s.instruments.length && s.instruments.every((i) => other.has(i));
+    return (
+      other !== undefined && other.size === s.instruments.length && s.instruments.every((i) => other.has(i))
+    );
   });
 }
 

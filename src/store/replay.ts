@@ -108,9 +108,10 @@ export class LogReplay {
     if (body.kind !== row.kind) return `record ${row.seq}: kind ${row.kind}, its body says ${body.kind}`;
     let imported: Profile | null = null;
     if (body.kind === 'import') {
-      const text = profileText(body.version);
-      if (text === undefined) return `record ${row.seq}: profile version ${body.version} is not stored`;
-      const profile = this.#profile(text, `profile version ${body.version}`);
+      const text = profileText(body.profile_version);
+      if (text === undefined)
+        return `record ${row.seq}: profile version ${body.profile_version} is not stored`;
+      const profile = this.#profile(text, `profile version ${body.profile_version}`);
       if (typeof profile === 'string') return profile;
       imported = profile;
     }
@@ -223,7 +224,9 @@ export function compareReleased(
   problem: (text: string) => void,
 ): void {
   const expected = new Set(
-    replay.released.map((r) => `${r.strategy}\u0000${r.instrument}\u0000${r.userId}\u0000${r.position.orderId}`),
+    replay.released.map(
+      (r) => `${r.strategy}\u0000${r.instrument}\u0000${r.userId}\u0000${r.position.orderId}`,
+    ),
   );
   for (const [strategy, instrument, userId, orderId] of stored) {
     const key = `${strategy}\u0000${instrument}\u0000${userId}\u0000${orderId}`;

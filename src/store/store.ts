@@ -3,8 +3,8 @@
 
 import type { CaseHints } from '../domain/case-hints.js';
 import type { Order, Side } from '../domain/order.js';
-import type { Actor, ChangeRequest } from './changes.js';
 import type { Profile } from '../domain/profile.js';
+import type { Actor, ChangeRequest } from './changes.js';
 import type { ProfileDifference } from './directory.js';
 import type { KeyStore } from './key-store.js';
 import type { JsonPage } from './page.js';

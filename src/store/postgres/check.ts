@@ -220,7 +220,7 @@ class ProfilesInForce {
     const wrong = this.#replay.replayChange(change, (version) => this.#versions.get(version));
     if (wrong !== null) return this.#problem(wrong);
     if (change.kind !== 'import') return;
-    const { version } = JSON.parse(change.body) as { version: number };
+    const { profile_version: version } = JSON.parse(change.body) as { profile_version: number };
     this.#inForce = version;
     this.#imported.add(version);
   }

@@ -700,17 +700,17 @@ export class PostgresStore implements Store {
     const bodies = pending.map((record) => JSON.parse(record.body) as ChangeBody);
     const imported = new Map<number, Profile>();
     for (const body of bodies) {
-      if (body.kind === 'import' && !imported.has(body.version))
-        imported.set(body.version, await this.#importedProfile(db, body.version));
+      if (body.kind === 'import' && !imported.has(body.profile_version))
+        imported.set(body.profile_version, await this.#importedProfile(db, body.profile_version));
     }
     let released = false;
     for (const [i, record] of pending.entries()) {
       if (record.seq <= this.#version) continue;
       const body = bodies[i]!;
       this.#learnFrom(body);
-      const profile = body.kind === 'import' ? imported.get(body.version)! : null;
+      const profile = body.kind === 'import' ? imported.get(body.profile_version)! : null;
       applyChange(this.#live, body, record.seq, record, null, profile);
-      if (body.kind === 'import') this.#profileVersion = body.version;
+      if (body.kind === 'import') this.#profileVersion = body.profile_version;
       if ('positions' in body && body.positions === 'preserve') released = true;
       this.#version = record.seq;
     }

@@ -259,7 +259,7 @@ export async function loadLiveBase(
               'SELECT current_profile_version AS version FROM ordergate_schema WHERE id = 1',
             )
           ).rows[0]!.version
-        : (JSON.parse(imported.body) as { version: number }).version;
+        : (JSON.parse(imported.body) as { profile_version: number }).profile_version;
     const stored = await client.query<{ sha256: string; text: string | null }>(
       'SELECT sha256, CASE WHEN sha256 = $2 THEN NULL ELSE profile END AS text FROM profile_versions WHERE version = $1',
       [version, fileSha256],

@@ -6,8 +6,8 @@
 import { existsSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import {
-  compareReleased,
   comparePositions,
+  compareReleased,
   type LoggedOrderRow,
   LogReplay,
   mismatchCollector,

@@ -42,12 +42,7 @@ export function seedProfile(
 }
 
 /** Returns the new version's number when the stored profile was replaced, else null. */
-function syncProfile(
-  db: Database.Database,
-  profile: Profile,
-  text: string,
-  nowMs: number,
-): number | null {
+function syncProfile(db: Database.Database, profile: Profile, text: string, nowMs: number): number | null {
   const digest = sha256Of(text);
   const latest = db
     .prepare('SELECT sha256 FROM profile_versions ORDER BY version DESC LIMIT 1')
@@ -81,7 +76,12 @@ export function loadProfileVersions(db: Database.Database): ProfileVersion[] {
     .prepare('SELECT version, first_order_id, profile, change_seq FROM profile_versions ORDER BY version')
     .raw()
     .all() as [number, number, string, number | null][];
-  return rows.map(([version, firstOrderId, profile, changeSeq]) => ({ version, firstOrderId, profile, changeSeq }));
+  return rows.map(([version, firstOrderId, profile, changeSeq]) => ({
+    version,
+    firstOrderId,
+    profile,
+    changeSeq,
+  }));
 }
 
 /** Every user ever known, including those no longer in the profile but still holding positions. */
@@ -148,7 +148,16 @@ export function loadStates(db: Database.Database, states: GateStates): void {
   const rows = db
     .prepare('SELECT scope, target, state, reason, seq, at_ms, key_id, until_ms FROM states')
     .raw()
-    .all() as [string, string, 'CLOSE_ONLY' | 'HALTED', string, number, number, string | null, number | null][];
+    .all() as [
+    string,
+    string,
+    'CLOSE_ONLY' | 'HALTED',
+    string,
+    number,
+    number,
+    string | null,
+    number | null,
+  ][];
   for (const [scope, target, state, reason, seq, atMs, keyId, untilMs] of rows) {
     if (scope === 'square-off') {
       states.closeOnlyUntilMs = untilMs ?? 0;
@@ -157,6 +166,11 @@ export function loadStates(db: Database.Database, states: GateStates): void {
     }
     const entry = { state, reason, seq, atMs, keyId };
     if (scope === 'gate') states.gate = entry;
-    else states.set(scope as 'gate' | 'strategy' | 'user', scope === 'user' ? Number(target) : target || null, entry);
+    else
+      states.set(
+        scope as 'gate' | 'strategy' | 'user',
+        scope === 'user' ? Number(target) : target || null,
+        entry,
+      );
   }
 }

@@ -25,8 +25,8 @@ import {
   type ChangeRequest,
   type ClosedBook,
   effectsOf,
-  leftCloseOnly,
   type Live,
+  leftCloseOnly,
   planChange,
   renderChange,
   statesJson,
@@ -283,7 +283,7 @@ export class SqliteStore implements Store {
       );
       this.#logger.warn(
         { version: result.seq, ...counts(difference) },
-        'profile file imported at start (--import-profile): the users in force are now the file\'s',
+        "profile file imported at start (--import-profile): the users in force are now the file's",
       );
       return;
     }
@@ -782,12 +782,22 @@ export class SqliteStore implements Store {
       const decision = decideClose(this.#book.holdersOf(close.strategy, close.instrument), close.userId);
       if (decision.fills.length === 0) continue;
       const orderId = this.#nextOrderId++;
-      const order: Order = { strategy: close.strategy, instrument: close.instrument, side: 'SELL', clientOrderId: null };
+      const order: Order = {
+        strategy: close.strategy,
+        instrument: close.instrument,
+        side: 'SELL',
+        clientOrderId: null,
+      };
       const head = { orderId, order, receivedAtMs: actor.atMs, origin };
       const json = renderAnswer(head, decision, this.#users.nameJson);
       writes.push(toWrite(order, orderId, actor.atMs, decision, json, origin, close.userId));
       this.#book.apply(close.strategy, close.instrument, decision, orderId, actor.atMs);
-      closed.push({ orderId, strategy: close.strategy, instrument: close.instrument, positions: decision.fills.length });
+      closed.push({
+        orderId,
+        strategy: close.strategy,
+        instrument: close.instrument,
+        positions: decision.fills.length,
+      });
     }
     const change: ChangeWrite = {
       type: 'change',
@@ -807,7 +817,8 @@ export class SqliteStore implements Store {
     writes.unshift(change);
     if (request.kind === 'square-off' && request.day !== null) this.#squaredOffDays.add(request.day);
     this.#version = seq;
-    const stillHeld = user === null ? [] : heldBefore.filter(([s, i]) => this.#book.holdersOf(s, i)?.has(userId!));
+    const stillHeld =
+      user === null ? [] : heldBefore.filter(([s, i]) => this.#book.holdersOf(s, i)?.has(userId!));
     const left = user === null ? [] : leftCloseOnly(this.#directory, user, stillHeld);
     const json = renderChange(seq, plan.body, actor, closed, left, released);
     const promise = new Promise<ChangeResult>((resolve, reject) => {
@@ -826,8 +837,13 @@ export class SqliteStore implements Store {
   }
 
   /** A user's open positions, of one strategy or all, from the book in memory. */
-  #heldPositions(userId: number, strategy: string | null): [string, string, { orderId: number; openedAtMs: number }][] {
-    return this.#book.books(strategy, userId).map(([s, i]) => [s, i, this.#book.holdersOf(s, i)!.get(userId)!]);
+  #heldPositions(
+    userId: number,
+    strategy: string | null,
+  ): [string, string, { orderId: number; openedAtMs: number }][] {
+    return this.#book
+      .books(strategy, userId)
+      .map(([s, i]) => [s, i, this.#book.holdersOf(s, i)!.get(userId)!]);
   }
 
   async states(): Promise<string> {
@@ -848,7 +864,10 @@ export class SqliteStore implements Store {
 
   caseHints(): CaseHints {
     if (this.#caseHints?.version !== this.#directory.version)
-      this.#caseHints = { version: this.#directory.version, hints: new CaseHints([...this.#directory.entries()]) };
+      this.#caseHints = {
+        version: this.#directory.version,
+        hints: new CaseHints([...this.#directory.entries()]),
+      };
     return this.#caseHints.hints;
   }
 

@@ -193,14 +193,24 @@ function writeChange(c: ChangeWrite): void {
     else s.clearStrategy.run(userId, strategy);
   }
   if (effects.add.length >= BULK_ROWS_MIN) s.subscribeMany.run(JSON.stringify(effects.add));
-  else for (const [userId, strategy, instrument] of effects.add) s.subscribe.run(userId, strategy, instrument);
+  else
+    for (const [userId, strategy, instrument] of effects.add) s.subscribe.run(userId, strategy, instrument);
   const { state } = effects;
   // Setting the gate's state ends a square-off's close-only period.
   if (state?.scope === 'gate') s.endState.run('square-off', '');
   if (state !== null && state.entry === null) s.endState.run(state.scope, state.target);
   else if (state !== null && state.entry !== null) {
     const { entry } = state;
-    s.setState.run(state.scope, state.target, entry.state, entry.reason, c.seq, c.atMs, c.keyId, entry.untilMs);
+    s.setState.run(
+      state.scope,
+      state.target,
+      entry.state,
+      entry.reason,
+      c.seq,
+      c.atMs,
+      c.keyId,
+      entry.untilMs,
+    );
   }
   if (effects.squareOffDay !== null) s.squareOff.run(effects.squareOffDay, c.seq);
   for (const [strategy, instrument, userId] of c.released) {
