@@ -13,7 +13,9 @@ import {
   AUTH_FAILURE_WINDOW_MS,
   AUTH_FAILURES_MAX,
 } from '../src/http/auth-failures.js';
+import { STATE_REASON_LENGTH_MAX } from '../src/domain/states.js';
 import { BODY_BYTES_MAX } from '../src/http/error-answer.js';
+import { PROFILE_BODY_BYTES_MAX } from '../src/http/live.js';
 import { COUNTERS_MAX } from '../src/http/rate-limit.js';
 import { PAGE_BYTES_MAX, PAGE_LIMIT_MAX } from '../src/store/page.js';
 import { KEY_POOL_MAX, READ_POOL_MAX, READS_IN_FLIGHT_MAX } from '../src/store/postgres/pg-store.js';
@@ -44,6 +46,8 @@ const LIMITS: Record<string, number> = {
   LOG_FILE_BYTES_MAX: Number(SETTINGS.logFileBytesMax.fallback),
   LOG_FILES_MAX: Number(SETTINGS.logFilesMax.fallback),
   BODY_BYTES_MAX,
+  PROFILE_BODY_BYTES_MAX,
+  STATE_REASON_LENGTH_MAX,
   NAME_LENGTH_MAX,
   CLIENT_ORDER_ID_LENGTH_MAX,
 };

@@ -554,6 +554,8 @@ export class SqliteStore implements Store {
     try {
       this.#reopenReader();
       this.#reloadBook();
+      // Users named by a change that did not commit are forgotten with it: their ids are drawn again.
+      this.#users = loadUsers(this.#db);
       this.#loadLive(null, null);
     } catch (error) {
       this.#stateDetail = `reloading the book failed: ${(error as Error).message}; retrying`;
