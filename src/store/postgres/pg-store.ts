@@ -233,43 +233,59 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     keys: pool(KEY_POOL_MAX, 'ordergate keys'),
     probe: pool(1, 'ordergate health'),
   };
-  let store: PostgresStore;
+  let client: pg.Client;
   try {
     // Start-up has a connection of its own, without the pool's timeouts: an instance that starts beside
     // another one seeding a large profile waits for it rather than failing after 5 s.
-    const client = await connectForStart(options.url);
-    try {
-      const schema = await migratePostgres(client);
-      if (schema.from !== schema.to) options.logger.info({ schema }, 'database schema migrated');
-      const seeded = await seedProfilePostgres(client, options.profile, options.profileText, Date.now());
-      if (seeded !== null) {
-        options.logger.info(
-          { users: options.profile.length, version: seeded },
-          'new database seeded with the profile',
-        );
-      }
-      const states = new GateStates();
-      const base = await loadLiveBase(client, sha256Of(options.profileText), states);
-      const identity = await client.query<{ database_id: string }>(
-        'SELECT database_id FROM database_identity WHERE id = 1',
-      );
-      store = new PostgresStore(pools, options, base, states);
-      store.databaseId = identity.rows[0]!.database_id;
-      await warnOfLeftPositions(client, options.logger, base.users, (user) => store.inForce(user));
-    } finally {
-      await client.end().catch(() => {});
-    }
+    client = await connectForStart(options.url);
   } catch (error) {
     await endPools(pools);
     throw error;
   }
   try {
-    await store.reconcileProfile(options);
+    const store = await openOn(client, pools, options);
+    try {
+      await store.reconcileProfile(options);
+      // After an import at start too: about the users in force, as they now are.
+      await store.warnOfLeftPositions(client);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Migrates, seeds a new database, and builds the store from the users and states in force. */
+async function openOn(
+  client: pg.Client,
+  pools: Pools,
+  options: PostgresStoreOptions,
+): Promise<PostgresStore> {
+  try {
+    const schema = await migratePostgres(client);
+    if (schema.from !== schema.to) options.logger.info({ schema }, 'database schema migrated');
+    const seeded = await seedProfilePostgres(client, options.profile, options.profileText, Date.now());
+    if (seeded !== null) {
+      options.logger.info(
+        { users: options.profile.length, version: seeded },
+        'new database seeded with the profile',
+      );
+    }
+    const states = new GateStates();
+    const base = await loadLiveBase(client, sha256Of(options.profileText), states);
+    const identity = await client.query<{ database_id: string }>(
+      'SELECT database_id FROM database_identity WHERE id = 1',
+    );
+    const store = new PostgresStore(pools, options, base, states);
+    store.databaseId = identity.rows[0]!.database_id;
+    return store;
   } catch (error) {
-    await store.close();
+    await endPools(pools);
     throw error;
   }
-  return store;
 }
 
 /**
@@ -375,9 +391,14 @@ export class PostgresStore implements Store {
     this.#probe.unref();
   }
 
-  /** Whether a user is among the users in force. */
-  inForce(user: string): boolean {
-    return this.#directory.entry(user) !== undefined;
+  /** Warns of the positions the users in force no longer give (see warnOfLeftPositions). */
+  warnOfLeftPositions(client: pg.ClientBase): Promise<void> {
+    return warnOfLeftPositions(
+      client,
+      this.#logger,
+      this.#users,
+      (user) => this.#directory.entry(user) !== undefined,
+    );
   }
 
   /**
