@@ -7,13 +7,13 @@ import { SHUTDOWN_DRAIN_MS } from '../src/cli/serve.js';
 import { SETTINGS } from '../src/config.js';
 import { CLIENT_ORDER_ID_LENGTH_MAX, NAME_LENGTH_MAX } from '../src/domain/order.js';
 import { INSTRUMENTS_PER_STRATEGY_MAX, SUBSCRIPTIONS_PER_USER_MAX } from '../src/domain/profile.js';
+import { STATE_REASON_LENGTH_MAX } from '../src/domain/states.js';
 import {
   AUTH_CHECKS_WAITING_MAX,
   AUTH_FAILURE_ADDRESSES_MAX,
   AUTH_FAILURE_WINDOW_MS,
   AUTH_FAILURES_MAX,
 } from '../src/http/auth-failures.js';
-import { STATE_REASON_LENGTH_MAX } from '../src/domain/states.js';
 import { BODY_BYTES_MAX } from '../src/http/error-answer.js';
 import { PROFILE_BODY_BYTES_MAX } from '../src/http/live.js';
 import { COUNTERS_MAX } from '../src/http/rate-limit.js';

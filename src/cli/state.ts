@@ -83,10 +83,9 @@ async function show(argv: string[]): Promise<number> {
   const states = await client.json<StatesAnswer>('GET', '/state');
   const lines = [`states at version ${states.version}`];
   const { gate } = states;
-  if (gate.close_only_until !== null && gate.version === null)
+  // Setting the gate's state ends the close-only period of a square-off: the two never stand together.
+  if (gate.close_only_until !== null)
     lines.push(`gate: CLOSE_ONLY after the square-off, until ${gate.close_only_until}`);
-  else if (gate.close_only_until !== null)
-    lines.push(`gate: ${describe(gate)}; CLOSE_ONLY after the square-off until ${gate.close_only_until}`);
   else lines.push(`gate: ${describe(gate)}`);
   for (const strategy of states.strategies)
     lines.push(`strategy ${strategy.strategy}: ${describe(strategy)}`);

@@ -99,11 +99,11 @@ test('a SELL for holders who left the strategy answers the same after restarts, 
   await post(`${server.url}/orders`, { strategy: 'S', instrument: 'X', position: 'BUY' }); // opens B
   await server.stop();
   writeFileSync(join(server.dir, 'profile.json'), JSON.stringify({ A: { S: ['X'] }, B: { S: ['X'] } }));
-  await server.restart();
+  await server.restart({ IMPORT_PROFILE: '1' });
   await post(`${server.url}/orders`, { strategy: 'S', instrument: 'X', position: 'BUY' }); // opens A
   await server.stop();
   writeFileSync(join(server.dir, 'profile.json'), JSON.stringify({ C: { T: ['Z'] } }));
-  await server.restart();
+  await server.restart({ IMPORT_PROFILE: '1' });
   const sell = await post(`${server.url}/orders`, { strategy: 'S', instrument: 'X', position: 'SELL' });
   assert.deepEqual(
     sell.body.accepted.map((a: any) => a.user),

@@ -210,7 +210,9 @@ const SET_STATE = `
 INSERT INTO states (scope, target, state, reason, seq, at_ms, key_id, until_ms)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (scope, target) DO UPDATE SET state = excluded.state, reason = excluded.reason, seq = excluded.seq,
-  at_ms = excluded.at_ms, key_id = excluded.key_id, until_ms = excluded.until_ms`;
+  at_ms = excluded.at_ms, key_id = excluded.key_id, until_ms = excluded.until_ms
+-- The close-only period after square-offs only ever grows, in memory (changes.ts) and here alike.
+WHERE excluded.scope <> 'square-off' OR excluded.until_ms > states.until_ms`;
 /** The (strategy, instrument) books a change subscribes to get their lock row, so that orders find it. */
 const ADD_BOOKS = `
 INSERT INTO books (strategy, instrument)
