@@ -31,7 +31,26 @@ export interface Config {
   readonly keyRequestsPerSecondMax: number | null;
   /** Orders decided or queued but not yet answered, at most; past it an order gets 503 at once. */
   readonly ordersInFlightMax: number;
+  /** Apply the profile file at start when it differs from the users in force (an import in the log). */
+  readonly importProfile: boolean;
+  readonly squareOff: SquareOffConfig;
 }
+
+/** The end-of-day square-off: when, in which time zone, on which days, and what the gate is after it. */
+export interface SquareOffConfig {
+  /** Seconds after local midnight; null: no scheduled square-off (SQUARE_OFF_AT off). */
+  readonly atSecond: number | null;
+  readonly at: string;
+  readonly timeZone: string;
+  /** Trading weekdays, 0 = Sunday … 6 = Saturday. */
+  readonly weekdays: ReadonlySet<number>;
+  /** A file of holidays (one YYYY-MM-DD a line, # comments), or null. */
+  readonly holidaysPath: string | null;
+  /** The gate's state until the next trading day: CLOSE_ONLY (the default) or ACTIVE. */
+  readonly after: 'CLOSE_ONLY' | 'ACTIVE';
+}
+
+const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 
 export type DatabaseConfig =
   | { readonly kind: 'sqlite'; readonly path: string }
@@ -50,6 +69,8 @@ interface Setting {
   readonly flag: string;
   readonly fallback: string;
   readonly help: string;
+  /** A flag without a value (--import-profile); in the environment 1, true, on or yes. */
+  readonly boolean?: true;
 }
 
 /**
@@ -139,6 +160,43 @@ export const SETTINGS = {
     fallback: String(RATE_LIMIT_DEFAULT),
     help: 'requests a second each API key (each address in open mode) may make; off: no limit',
   },
+  importProfile: {
+    env: 'IMPORT_PROFILE',
+    flag: 'import-profile',
+    fallback: 'off',
+    help: 'apply PROFILE_PATH at start when it differs from the users in force in the database (logged as an import); without it a difference is only reported',
+    boolean: true,
+  },
+  squareOffAt: {
+    env: 'SQUARE_OFF_AT',
+    flag: 'square-off-at',
+    fallback: 'off',
+    help: 'HH:MM (or HH:MM:SS) at which every open position is closed on each trading day, once; off: never',
+  },
+  squareOffTz: {
+    env: 'SQUARE_OFF_TZ',
+    flag: 'square-off-tz',
+    fallback: 'Asia/Kolkata',
+    help: 'the IANA time zone of SQUARE_OFF_AT and of the trading days',
+  },
+  squareOffDays: {
+    env: 'SQUARE_OFF_DAYS',
+    flag: 'square-off-days',
+    fallback: 'mon,tue,wed,thu,fri',
+    help: 'the weekdays that are trading days, comma-separated (add sat for a special session)',
+  },
+  holidaysPath: {
+    env: 'HOLIDAYS_PATH',
+    flag: 'holidays-path',
+    fallback: 'none',
+    help: 'a file of exchange holidays, one YYYY-MM-DD a line (# comments): no square-off on those days',
+  },
+  afterSquareOff: {
+    env: 'AFTER_SQUARE_OFF',
+    flag: 'after-square-off',
+    fallback: 'close-only',
+    help: "the gate's state from a scheduled square-off to the next trading day: close-only or active",
+  },
 } as const satisfies Record<string, Setting>;
 
 /** The highest RATE_LIMIT that can be set: a million requests a second is beyond any one instance. */
@@ -151,7 +209,10 @@ export function parseServeArgs(argv: readonly string[]): {
   values: Record<string, string | boolean | undefined>;
 } {
   const options = Object.fromEntries(
-    Object.values(SETTINGS).map((setting) => [setting.flag, { type: 'string' as const }]),
+    Object.values(SETTINGS).map((setting: Setting) => [
+      setting.flag,
+      { type: setting.boolean === true ? ('boolean' as const) : ('string' as const) },
+    ]),
   );
   return parseArgs({
     args: [...argv],
@@ -203,6 +264,8 @@ export function loadConfig(
     [1, ORDERS_IN_FLIGHT_MAX_LIMIT],
     problems,
   );
+  const importProfile = booleanOf(SETTINGS.importProfile, flags, env, problems);
+  const squareOff = squareOffOf(read, problems);
   if (problems.length > 0) throw new ConfigError(problems.join('; '));
   return {
     port,
@@ -218,6 +281,61 @@ export function loadConfig(
     universePath: resolve(UNIVERSE_PATH),
     keyRequestsPerSecondMax,
     ordersInFlightMax,
+    importProfile,
+    squareOff,
+  };
+}
+
+function booleanOf(
+  setting: Setting,
+  flags: Record<string, string | boolean | undefined>,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+): boolean {
+  if (flags[setting.flag] === true) return true;
+  const text = (env[setting.env] ?? setting.fallback).toLowerCase();
+  if (['1', 'true', 'on', 'yes'].includes(text)) return true;
+  if (['0', 'false', 'off', 'no', ''].includes(text)) return false;
+  problems.push(`${setting.env} must be on or off (1/0, true/false, yes/no), got ${JSON.stringify(text)}`);
+  return false;
+}
+
+function squareOffOf(read: (setting: Setting) => string, problems: string[]): SquareOffConfig {
+  const at = read(SETTINGS.squareOffAt);
+  const timeZone = read(SETTINGS.squareOffTz);
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+  } catch {
+    problems.push(
+      `SQUARE_OFF_TZ must be an IANA time zone such as Asia/Kolkata or UTC, got ${JSON.stringify(timeZone)}`,
+    );
+  }
+  const days = read(SETTINGS.squareOffDays)
+    .split(',')
+    .map((day) => day.trim().toLowerCase())
+    .filter((day) => day !== '');
+  const weekdays = new Set<number>();
+  for (const day of days) {
+    const index = WEEKDAYS.indexOf(day as (typeof WEEKDAYS)[number]);
+    if (index < 0)
+      problems.push(`SQUARE_OFF_DAYS: ${JSON.stringify(day)} is not one of ${WEEKDAYS.join(', ')}`);
+    else weekdays.add(index);
+  }
+  if (days.length === 0) problems.push('SQUARE_OFF_DAYS must name at least one weekday');
+  const after = read(SETTINGS.afterSquareOff);
+  if (after !== 'close-only' && after !== 'active')
+    problems.push(`AFTER_SQUARE_OFF must be close-only or active, got ${JSON.stringify(after)}`);
+  const holidays = read(SETTINGS.holidaysPath);
+  const match = /^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$/.exec(at);
+  if (match === null && at !== 'off')
+    problems.push(`SQUARE_OFF_AT must be HH:MM or HH:MM:SS (24-hour) or off, got ${JSON.stringify(at)}`);
+  return {
+    atSecond: match === null ? null : Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3] ?? 0),
+    at,
+    timeZone,
+    weekdays,
+    holidaysPath: holidays === 'none' || holidays === '' ? null : resolve(holidays),
+    after: after === 'active' ? 'ACTIVE' : 'CLOSE_ONLY',
   };
 }
 

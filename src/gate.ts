@@ -11,12 +11,12 @@ export interface Gate {
   place(order: Order): Promise<PlacedOrder>;
 }
 
-export function createGate(store: Store, logOrder: (line: OrderLine) => void, caseHints: CaseHints): Gate {
+export function createGate(store: Store, logOrder: (line: OrderLine) => void): Gate {
   return {
     async place(order) {
       const started = performance.now();
       let placed = await store.place(order, Date.now());
-      if (placed.status === 'REJECTED') placed = withCaseHint(placed, order, caseHints);
+      if (placed.status === 'REJECTED') placed = withCaseHint(placed, order, store.caseHints());
       logOrder({
         orderId: placed.orderId,
         strategy: order.strategy,
@@ -38,7 +38,7 @@ export function createGate(store: Store, logOrder: (line: OrderLine) => void, ca
 /**
  * A rejected order's answer gains a `hint` after its reason when a name differs only in letter case
  * from one the profile knows. Advice for the reply, not a fact of the log: the log keeps the answer
- * the rules give (which `ordergate check` replays), and a retry is advised from the profile in force.
+ * the rules give (which `ordergate check` replays), and a retry is advised from the users in force.
  */
 function withCaseHint(placed: PlacedOrder, order: Order, caseHints: CaseHints): PlacedOrder {
   const hint = caseHints.hint(order.strategy, order.instrument, placed.reason);

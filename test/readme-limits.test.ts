@@ -7,6 +7,7 @@ import { SHUTDOWN_DRAIN_MS } from '../src/cli/serve.js';
 import { SETTINGS } from '../src/config.js';
 import { CLIENT_ORDER_ID_LENGTH_MAX, NAME_LENGTH_MAX } from '../src/domain/order.js';
 import { INSTRUMENTS_PER_STRATEGY_MAX, SUBSCRIPTIONS_PER_USER_MAX } from '../src/domain/profile.js';
+import { STATE_REASON_LENGTH_MAX } from '../src/domain/states.js';
 import {
   AUTH_CHECKS_WAITING_MAX,
   AUTH_FAILURE_ADDRESSES_MAX,
@@ -14,6 +15,7 @@ import {
   AUTH_FAILURES_MAX,
 } from '../src/http/auth-failures.js';
 import { BODY_BYTES_MAX } from '../src/http/error-answer.js';
+import { PROFILE_BODY_BYTES_MAX } from '../src/http/live.js';
 import { COUNTERS_MAX } from '../src/http/rate-limit.js';
 import { PAGE_BYTES_MAX, PAGE_LIMIT_MAX } from '../src/store/page.js';
 import { KEY_POOL_MAX, READ_POOL_MAX, READS_IN_FLIGHT_MAX } from '../src/store/postgres/pg-store.js';
@@ -44,6 +46,8 @@ const LIMITS: Record<string, number> = {
   LOG_FILE_BYTES_MAX: Number(SETTINGS.logFileBytesMax.fallback),
   LOG_FILES_MAX: Number(SETTINGS.logFilesMax.fallback),
   BODY_BYTES_MAX,
+  PROFILE_BODY_BYTES_MAX,
+  STATE_REASON_LENGTH_MAX,
   NAME_LENGTH_MAX,
   CLIENT_ORDER_ID_LENGTH_MAX,
 };

@@ -54,7 +54,7 @@ async function check(database: DatabaseConfig, json: boolean): Promise<number> {
     for (const problem of report.problems) console.log(`MISMATCH ${problem}`);
     console.log(
       `check ${path}: integrity ${report.integrity}; schema ${report.schemaVersion}; ` +
-        `${report.orders} orders replayed over ${report.profileVersions} profile versions; ` +
+        `${report.orders} orders replayed over ${report.profileVersions} profile versions, with ${report.changes} changes; ` +
         `${report.fills} fills and ${report.denials} denials reproduced; ${report.openPositions} open positions; ${report.trades} trades; ` +
         `mismatches: ${report.mismatches} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
     );

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The one CLI: ordergate serve | generate | produce | check | backup | keys. Each command parses its own
-// flags, and is loaded only when called: generate and produce need neither Fastify nor SQLite.
+// The one CLI: ordergate serve | generate | produce | check | backup | keys | users | state | square-off |
+// import | export. Each command parses its own flags, and is loaded only when called: generate, produce
+// and the commands that talk to a running server over HTTP need neither Fastify nor SQLite.
 
 import { readVersion } from './version.js';
 
@@ -38,7 +39,34 @@ const COMMANDS: Record<string, { load: () => Promise<Run>; summary: string; scri
     summary: 'create, list and revoke API keys',
     script: 'npm run keys',
   },
+  users: {
+    load: async () => (await import('./users.js')).runUsers,
+    summary: 'list, show, put and remove users on a running server',
+    script: 'npm run users',
+  },
+  state: {
+    load: async () => (await import('./state.js')).runState,
+    summary: 'print or set the states (halts, close-only) on a running server',
+    script: 'npm run state',
+  },
+  'square-off': {
+    load: async () => (await import('./square-off.js')).runSquareOff,
+    summary: 'close open positions now on a running server',
+    script: 'npm run square-off',
+  },
+  import: {
+    load: async () => (await import('./profile-transfer.js')).runImport,
+    summary: 'make a profile file the users in force on a running server',
+    script: 'npm run import',
+  },
+  export: {
+    load: async () => (await import('./profile-transfer.js')).runExport,
+    summary: "write the users in force on a running server in the seed's profile format",
+    script: 'npm run export',
+  },
 };
+
+const NAME_WIDTH = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
 
 const SCRIPT_WIDTH = Math.max(...Object.values(COMMANDS).map((command) => command.script.length));
 
@@ -47,7 +75,10 @@ const HELP = `Usage: ordergate <command> [options]
 
 Commands, and the npm script that runs each from a clone:
 ${Object.entries(COMMANDS)
-  .map(([name, command]) => `  ${name.padEnd(10)} ${command.script.padEnd(SCRIPT_WIDTH)}  ${command.summary}`)
+  .map(
+    ([name, command]) =>
+      `  ${name.padEnd(NAME_WIDTH)}  ${command.script.padEnd(SCRIPT_WIDTH)}  ${command.summary}`,
+  )
   .join('\n')}
 
 Run ordergate <command> --help for the options of each. Through npm, the flags follow a --, which

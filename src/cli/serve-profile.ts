@@ -32,6 +32,12 @@ export async function chooseProfile(
   logger: Logger,
 ): Promise<LoadedProfile> {
   if (config.profilePathExplicit || existsSync(config.profilePath)) return readProfile(config.profilePath);
+  // Importing the stored profile again would undo every live change made since.
+  if (config.importProfile && inForce !== null) {
+    throw new ProfileError(
+      `IMPORT_PROFILE is set but there is no profile file at ${config.profilePath} to import: set PROFILE_PATH to the file, or unset IMPORT_PROFILE`,
+    );
+  }
   if (inForce !== null) return storedProfile(config, inForce, logger);
   await generateProfile(config, logger);
   return readProfile(config.profilePath);

@@ -14,11 +14,11 @@ import {
   redactUrl,
   SETTINGS,
 } from '../config.js';
-import { CaseHints } from '../domain/case-hints.js';
 import { ProfileError } from '../domain/profile.js';
 import { createGate } from '../gate.js';
 import { buildApp } from '../http/app.js';
 import { createLogs, type Logs } from '../logger.js';
+import { HolidaysError, readHolidays, scheduleSquareOff, TradingCalendar } from '../square-off.js';
 import type { DatabaseGlance } from '../store/glance.js';
 import { glanceAt, openStore } from '../store/open.js';
 import { PgSchemaError } from '../store/postgres/migrations.js';
@@ -108,6 +108,14 @@ async function serve(config: Config, logs: Logs): Promise<number> {
   const start = await prepareStart(config, logger);
   if (typeof start === 'number') return start;
   const { host, profile } = start;
+  let calendar: TradingCalendar;
+  try {
+    calendar = new TradingCalendar(config.squareOff, readHolidays(config.squareOff.holidaysPath));
+  } catch (error) {
+    if (!(error instanceof HolidaysError)) throw error;
+    logger.error(`not started, nothing was written: ${error.message}`);
+    return 2;
+  }
   let store: Store;
   try {
     store = await openStore(config.database, {
@@ -115,6 +123,7 @@ async function serve(config: Config, logs: Logs): Promise<number> {
       profileText: profile.text,
       logger,
       ordersInFlightMax: config.ordersInFlightMax,
+      importProfile: config.importProfile,
     });
   } catch (error) {
     if (error instanceof DatabaseInUseError) {
@@ -128,12 +137,13 @@ async function serve(config: Config, logs: Logs): Promise<number> {
   const version = readVersion();
   let draining = false;
   const app = await buildApp({
-    gate: createGate(store, logs.logOrder, new CaseHints(profile.profile)),
+    gate: createGate(store, logs.logOrder),
     store,
     logger,
     version,
     draining: () => draining,
     keyRequestsPerSecondMax: config.keyRequestsPerSecondMax,
+    closeOnlyUntilAfterSquareOff: (nowMs) => calendar.closeOnlyUntil(calendar.local(nowMs).day),
   });
   if (!(await store.keys.hasKeys())) logger.warn(openModeWarning(config));
   try {
@@ -158,7 +168,16 @@ async function serve(config: Config, logs: Logs): Promise<number> {
     },
     `ordergate listening on http://${host}:${port} (database ${store.databaseId}, API docs at /docs)`,
   );
+  const { squareOff } = config;
+  const schedule = squareOff.atSecond === null ? null : scheduleSquareOff(store, squareOff, calendar, logger);
+  if (schedule !== null) {
+    logger.info(
+      { at: squareOff.at, timeZone: squareOff.timeZone, after: squareOff.after },
+      `square-off scheduled at ${squareOff.at} (${squareOff.timeZone}) on each trading day`,
+    );
+  }
   const received = await signal;
+  schedule?.stop();
   draining = true;
   logger.info(
     { signal: received, ordersInFlight: store.readiness().ordersInFlight },

@@ -76,6 +76,17 @@ export class OpenBook {
     }
   }
 
+  /** The books with open positions, of one strategy or all, held by one user or anyone, by name. */
+  books(strategy: string | null, userId: UserId | null): [string, string][] {
+    const found: [string, string][] = [];
+    for (const { strategy: s, instrument, holders } of this.#books.values()) {
+      if (strategy !== null && s !== strategy) continue;
+      if (userId !== null && !holders.has(userId)) continue;
+      found.push([s, instrument]);
+    }
+    return found.sort(([s1, i1], [s2, i2]) => (s1 < s2 ? -1 : s1 > s2 ? 1 : i1 < i2 ? -1 : i1 > i2 ? 1 : 0));
+  }
+
   clear(): void {
     this.#books.clear();
     this.#size = 0;

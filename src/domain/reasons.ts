@@ -1,6 +1,7 @@
 // The closed list of reasons an order is denied, per user and per order. Stable, append-only:
-// a code and its number are never reused or renumbered. Listed in the order they are checked;
-// the first that applies wins. test/domain/reasons.test.ts keeps README.md's table in sync.
+// a code and its number are never reused or renumbered. The states in force (halts, close-only) are
+// checked first, then the rest in the order listed; the first that applies wins.
+// test/domain/reasons.test.ts keeps README.md's table in sync.
 
 export interface ReasonInfo {
   readonly code: string;
@@ -26,6 +27,27 @@ export const USER_REASONS = [
     number: 3,
     description: 'SELL: the user holds no open position for this strategy and instrument to close.',
   },
+  {
+    code: 'STRATEGY_HALTED',
+    number: 4,
+    description: 'The strategy is HALTED (PUT /strategies/:name/state): nothing goes through for it.',
+  },
+  {
+    code: 'USER_HALTED',
+    number: 5,
+    description: 'The user is HALTED (PUT /users/:name/state): nothing goes through for them.',
+  },
+  {
+    code: 'GATE_HALTED',
+    number: 6,
+    description: 'The whole gate is HALTED (PUT /state): nothing goes through.',
+  },
+  {
+    code: 'CLOSE_ONLY',
+    number: 7,
+    description:
+      'BUY: the gate, the strategy or the user is CLOSE_ONLY (set by an operator, or after a square-off): only SELLs go through.',
+  },
 ] as const satisfies readonly ReasonInfo[];
 
 /** Why a whole order was rejected. Present only on REJECTED orders. */
@@ -41,6 +63,21 @@ export const ORDER_REASONS = [
     number: 2,
     description:
       'The order concerns some users but is valid for none of them; each one is listed with its reason.',
+  },
+  {
+    code: 'GATE_HALTED',
+    number: 3,
+    description: 'The whole gate is HALTED: nothing goes through.',
+  },
+  {
+    code: 'STRATEGY_HALTED',
+    number: 4,
+    description: "The order's strategy is HALTED: nothing goes through for it.",
+  },
+  {
+    code: 'CLOSE_ONLY',
+    number: 5,
+    description: 'A BUY while the gate or its strategy is CLOSE_ONLY: only SELLs go through.',
   },
 ] as const satisfies readonly ReasonInfo[];
 

@@ -23,6 +23,7 @@ import { BODY_BYTES_MAX, errorAnswer } from './error-answer.js';
 import { HTTP_ERRORS, HttpError, type HttpErrorCode } from './errors.js';
 import { exportRoutes } from './export.js';
 import { keyRoutes } from './keys.js';
+import { liveRoutes } from './live.js';
 import { orderRoutes } from './orders.js';
 import { useRateLimit } from './rate-limit.js';
 import { ErrorBody as ErrorBodySchema, NameSchema } from './schemas.js';
@@ -53,6 +54,8 @@ export interface Services {
   readonly draining: () => boolean;
   /** Requests a second each key (each address in open mode) may make; null: no limit. */
   readonly keyRequestsPerSecondMax: number | null;
+  /** After a square-off of everything at nowMs: the gate is close-only until then (null: not at all). */
+  readonly closeOnlyUntilAfterSquareOff?: (nowMs: number) => number | null;
 }
 
 export async function buildApp(services: Services): Promise<FastifyInstance> {
@@ -159,6 +162,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   bookRoutes(app, services);
   exportRoutes(app, services);
   keyRoutes(app, services);
+  liveRoutes(app, services);
   // A client that sends its order and half-closes the connection (HTTP/1.0 tools, `nc -q`) still reads
   // the answer: by default Node drops the request at the half-close, after the order may be applied.
   (app.server as typeof app.server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;

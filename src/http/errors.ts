@@ -23,6 +23,10 @@ export const HTTP_ERRORS = {
   ORDER_NOT_FOUND: { status: 404, description: 'No order has this order_id.' },
   USER_NOT_FOUND: { status: 404, description: 'No user of this name is known.' },
   KEY_NOT_FOUND: { status: 404, description: 'DELETE /keys/:id: no API key has this id.' },
+  SUBSCRIPTION_NOT_FOUND: {
+    status: 404,
+    description: 'DELETE /users/:name/subscriptions/:strategy: the user is not subscribed to this strategy.',
+  },
   NOT_FOUND: {
     status: 404,
     description: 'No such route (check the method and the path; GET /docs lists them).',
@@ -34,6 +38,11 @@ export const HTTP_ERRORS = {
   IDEMPOTENCY_CONFLICT: {
     status: 409,
     description: 'The client_order_id was already used for a different order.',
+  },
+  SQUARED_OFF: {
+    status: 409,
+    description:
+      'The scheduled square-off of this trading day is already in the log (it happens once a day).',
   },
   BODY_TOO_LARGE: { status: 413, description: 'The body is over 64 KiB.' },
   HEADERS_TOO_LARGE: {

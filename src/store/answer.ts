@@ -8,6 +8,8 @@ export interface AnswerHead {
   readonly orderId: number;
   readonly order: Order;
   readonly receivedAtMs: number;
+  /** A SELL the gate sent itself says why ('square-off', 'close-now'); a client's order has none. */
+  readonly origin?: string | null;
 }
 
 export function renderAnswer(
@@ -22,6 +24,7 @@ export function renderAnswer(
     `,"strategy":${JSON.stringify(order.strategy)},"instrument":${JSON.stringify(order.instrument)}`,
     `,"position":"${order.side}","client_order_id":`,
     order.clientOrderId === null ? 'null' : JSON.stringify(order.clientOrderId),
+    head.origin == null ? '' : `,"origin":"${head.origin}"`,
     `,"received_at":"${new Date(head.receivedAtMs).toISOString()}","accepted":[`,
   ];
   let first = true;

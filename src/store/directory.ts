@@ -1,6 +1,7 @@
 // The users and subscriptions in force, as both stores serve them: GET /users and GET /strategies
 // page over them in name order, and GET /users/:name shows one user. Only the open-position counts
-// and the positions come from the database; everything else is the profile, indexed once.
+// and the positions come from the database; everything else is kept here, indexed, and changed in
+// place by the log's records (a user put or removed, a profile imported).
 
 import {
   indexSubscriptions,
@@ -19,22 +20,82 @@ export interface DirectoryReads {
 }
 
 export class Directory {
-  readonly subscriptions: SubscriptionIndex;
-  readonly #byName: ReadonlyMap<string, UserProfile>;
-  readonly #names: readonly string[];
+  /** strategy → subscriber → instruments: what decide() reads. A user's set is replaced, never changed in place. */
+  readonly subscriptions = new Map<string, Map<UserId, ReadonlySet<string>>>();
+  readonly #byName = new Map<string, UserProfile>();
+  /** The names in force, sorted: what GET /users pages over. */
+  #names: string[] = [];
   readonly #userIdOf: (name: string) => UserId | undefined;
   #strategies: readonly { readonly name: string; readonly json: string }[] | null = null;
+  /** Counts changes: what a cache built from the directory (the case hints) is matched on. */
+  version = 0;
 
   constructor(profile: Profile, userIdOf: (name: string) => UserId | undefined) {
     this.#userIdOf = userIdOf;
-    this.#byName = new Map(profile.map((entry) => [entry.user, entry]));
+    this.replaceAll(profile);
+  }
+
+  /** Replaces every user (a profile seeded or imported). */
+  replaceAll(profile: Profile): void {
+    this.#byName.clear();
+    for (const entry of profile) this.#byName.set(entry.user, entry);
     this.#names = profile.map((entry) => entry.user).sort();
-    this.subscriptions = indexSubscriptions(profile, (user) => userIdOf(user)!);
+    this.subscriptions.clear();
+    for (const [strategy, subscribers] of indexSubscriptions(profile, (user) => this.#userIdOf(user)!))
+      this.subscriptions.set(strategy, new Map(subscribers));
+    this.#changed();
+  }
+
+  /** Creates or replaces one user's subscriptions. */
+  setUser(entry: UserProfile, userId: UserId): void {
+    this.#unindex(entry.user, userId);
+    if (!this.#byName.has(entry.user)) this.#names.splice(firstAfter(this.#names, entry.user), 0, entry.user);
+    this.#byName.set(entry.user, entry);
+    for (const { strategy, instruments } of entry.subscriptions) {
+      let subscribers = this.subscriptions.get(strategy);
+      if (subscribers === undefined) {
+        subscribers = new Map();
+        this.subscriptions.set(strategy, subscribers);
+      }
+      subscribers.set(userId, new Set(instruments));
+    }
+    this.#changed();
+  }
+
+  /** Removes a user from the users in force; their positions are the store's business. */
+  removeUser(name: string, userId: UserId): void {
+    if (!this.#byName.has(name)) return;
+    this.#unindex(name, userId);
+    this.#byName.delete(name);
+    this.#names.splice(firstAfter(this.#names, name) - 1, 1);
+    this.#changed();
+  }
+
+  #unindex(name: string, userId: UserId): void {
+    for (const { strategy } of this.#byName.get(name)?.subscriptions ?? []) {
+      const subscribers = this.subscriptions.get(strategy);
+      subscribers?.delete(userId);
+      if (subscribers?.size === 0) this.subscriptions.delete(strategy);
+    }
+  }
+
+  #changed(): void {
+    this.#strategies = null;
+    this.version++;
   }
 
   /** The profile entry of a user in force; a user who left it (holding positions still) has none. */
   entry(name: string): UserProfile | undefined {
     return this.#byName.get(name);
+  }
+
+  /** The users in force, by name: what `ordergate export` writes. */
+  *entries(): Generator<UserProfile> {
+    for (const name of this.#names) yield this.#byName.get(name)!;
+  }
+
+  get size(): number {
+    return this.#names.length;
   }
 
   async usersPage(query: NamesQuery, reads: DirectoryReads): Promise<JsonPage> {
@@ -108,4 +169,48 @@ function firstAfter(sorted: readonly string[], after: string | null): number {
     else high = middle;
   }
   return low;
+}
+
+/** How a profile file differs from the users in force: what start-up reports instead of applying it. */
+export interface ProfileDifference {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly changed: readonly string[];
+}
+
+export function profileDifference(profile: Profile, directory: Directory): ProfileDifference {
+  const added: string[] = [];
+  const changed: string[] = [];
+  const inFile = new Set<string>();
+  for (const entry of profile) {
+    inFile.add(entry.user);
+    const current = directory.entry(entry.user);
+    if (current === undefined) added.push(entry.user);
+    else if (!sameSubscriptions(entry, current)) changed.push(entry.user);
+  }
+  const removed: string[] = [];
+  for (const entry of directory.entries()) if (!inFile.has(entry.user)) removed.push(entry.user);
+  return { added, removed, changed };
+}
+
+function sameSubscriptions(a: UserProfile, b: UserProfile): boolean {
+  if (a.subscriptions.length !== b.subscriptions.length) return false;
+  const byStrategy = new Map(b.subscriptions.map((s) => [s.strategy, new Set(s.instruments)]));
+  return a.subscriptions.every((s) => {
+    const other = byStrategy.get(s.strategy);
+    return (
+      other !== undefined && other.size === s.instruments.length && s.instruments.every((i) => other.has(i))
+    );
+  });
+}
+
+/** The users in force in the seed's profile format, by name: what `ordergate export` writes. */
+export function profileJson(directory: Directory): string {
+  const profile: Record<string, Record<string, readonly string[]>> = {};
+  for (const { user, subscriptions } of directory.entries()) {
+    const strategies: Record<string, readonly string[]> = {};
+    for (const { strategy, instruments } of subscriptions) strategies[strategy] = instruments;
+    profile[user] = strategies;
+  }
+  return `${JSON.stringify(profile, null, 2)}\n`;
 }

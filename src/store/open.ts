@@ -15,6 +15,8 @@ export interface StoreInputs {
   readonly profileText: string;
   readonly logger: Logger;
   readonly ordersInFlightMax: number;
+  /** Apply the profile file at start when it differs from the users in force (IMPORT_PROFILE). */
+  readonly importProfile?: boolean;
 }
 
 export function openStore(database: DatabaseConfig, inputs: StoreInputs): Promise<Store> {

@@ -5,9 +5,12 @@
 
 import { OpenBook } from '../domain/book.js';
 import type { Side } from '../domain/order.js';
-import { indexSubscriptions, parseProfile, type SubscriptionIndex } from '../domain/profile.js';
-import { decide } from '../domain/rules.js';
+import { type Profile, parseProfile } from '../domain/profile.js';
+import { decide, decideClose } from '../domain/rules.js';
+import { GateStates } from '../domain/states.js';
 import { renderAnswer } from './answer.js';
+import { applyChange, type ChangeBody, type Live, type ReleasedPosition } from './changes.js';
+import { Directory } from './directory.js';
 
 export interface LoggedOrderRow {
   readonly orderId: number;
@@ -21,6 +24,18 @@ export interface LoggedOrderRow {
   /** The users filled and denied, as the log's compact view counts them; null for orders logged before. */
   readonly fills: number | null;
   readonly denials: number | null;
+  /** A SELL the gate sent itself: why, and whose positions it closes (null: every holder's). */
+  readonly origin?: string | null;
+  readonly forUserId?: number | null;
+}
+
+/** A record of the log that is not an order, as stored. */
+export interface LoggedChangeRow {
+  readonly seq: number;
+  readonly kind: string;
+  readonly body: string;
+  readonly keyId: string | null;
+  readonly atMs: number;
 }
 
 export interface ReplayedClose {
@@ -37,40 +52,78 @@ export class LogReplay {
   readonly book = new OpenBook();
   readonly #idOf: ReadonlyMap<string, number>;
   readonly #nameJson: (userId: number) => string;
-  #subscriptions: SubscriptionIndex = new Map();
+  readonly #directory: Directory;
+  readonly #states = new GateStates();
+  readonly #live: Live;
   /** Each version parsed once: orders of instances running different versions may interleave. */
-  readonly #parsed = new Map<string, SubscriptionIndex>();
-  #lastOrderId = 0;
+  readonly #parsed = new Map<string, Profile>();
+  #lastSeq = 0;
   orders = 0;
+  changes = 0;
   fills = 0;
   denials = 0;
+  /** Every position the log's records released from the gate's management (positions=preserve). */
+  readonly released: ReleasedPosition[] = [];
 
   constructor(users: { idOf: ReadonlyMap<string, number>; nameJson: (userId: number) => string }) {
     this.#idOf = users.idOf;
     this.#nameJson = users.nameJson;
+    this.#directory = new Directory([], (user) => this.#idOf.get(user));
+    this.#live = { directory: this.#directory, states: this.#states };
   }
 
   /** Makes a stored profile version the one in force from the next order on. */
   useProfile(text: string, source: string): string | null {
+    const profile = this.#profile(text, source);
+    if (typeof profile === 'string') return profile;
+    this.#directory.replaceAll(profile);
+    return null;
+  }
+
+  #profile(text: string, source: string): Profile | string {
     const parsed = this.#parsed.get(source);
-    if (parsed !== undefined) {
-      this.#subscriptions = parsed;
-      return null;
-    }
+    if (parsed !== undefined) return parsed;
     const profile = parseProfile(text, source);
     const unknown = profile.find((entry) => !this.#idOf.has(entry.user));
     if (unknown !== undefined)
       return `${source}: user ${JSON.stringify(unknown.user)} is not in the users table`;
-    this.#subscriptions = indexSubscriptions(profile, (user) => this.#idOf.get(user)!);
-    this.#parsed.set(source, this.#subscriptions);
+    this.#parsed.set(source, profile);
+    return profile;
+  }
+
+  /**
+   * Replays a record that is not an order: the users, subscriptions and states change as they did.
+   * An import names its profile version; profileText reads it. Returns what is wrong, or null.
+   */
+  replayChange(row: LoggedChangeRow, profileText: (version: number) => string | undefined): string | null {
+    if (row.seq <= this.#lastSeq) return `record ${row.seq} does not follow record ${this.#lastSeq}`;
+    this.#lastSeq = row.seq;
+    this.changes++;
+    let body: ChangeBody;
+    try {
+      body = JSON.parse(row.body) as ChangeBody;
+    } catch {
+      return `record ${row.seq}: its body is not JSON`;
+    }
+    if (body.kind !== row.kind) return `record ${row.seq}: kind ${row.kind}, its body says ${body.kind}`;
+    let imported: Profile | null = null;
+    if (body.kind === 'import') {
+      const text = profileText(body.profile_version);
+      if (text === undefined)
+        return `record ${row.seq}: profile version ${body.profile_version} is not stored`;
+      const profile = this.#profile(text, `profile version ${body.profile_version}`);
+      if (typeof profile === 'string') return profile;
+      imported = profile;
+    }
+    const released = applyChange(this.#live, body, row.seq, row, this.book, imported);
+    for (const position of released) this.released.push(position);
     return null;
   }
 
   /** Replays one order; returns what is wrong with it, or null. Reports each close to onClose. */
   replay(row: LoggedOrderRow, onClose: (close: ReplayedClose) => void): string | null {
-    if (row.orderId <= this.#lastOrderId)
-      return `order ${row.orderId} does not follow order ${this.#lastOrderId}`;
-    this.#lastOrderId = row.orderId;
+    if (row.orderId <= this.#lastSeq) return `order ${row.orderId} does not follow record ${this.#lastSeq}`;
+    this.#lastSeq = row.orderId;
     this.orders++;
     const order = {
       strategy: row.strategy,
@@ -78,14 +131,20 @@ export class LogReplay {
       side: row.side,
       clientOrderId: row.clientOrderId,
     };
-    const decision = decide(
-      row.side,
-      row.instrument,
-      this.#subscriptions.get(row.strategy),
-      this.book.holdersOf(row.strategy, row.instrument),
-    );
+    const holders = this.book.holdersOf(row.strategy, row.instrument);
+    const origin = row.origin ?? null;
+    const decision =
+      origin !== null
+        ? decideClose(holders, row.forUserId ?? null)
+        : decide(
+            row.side,
+            row.instrument,
+            this.#directory.subscriptions.get(row.strategy),
+            holders,
+            this.#states.forOrder(row.strategy, row.side, row.receivedAtMs),
+          );
     const expected = renderAnswer(
-      { orderId: row.orderId, order, receivedAtMs: row.receivedAtMs },
+      { orderId: row.orderId, order, receivedAtMs: row.receivedAtMs, origin },
       decision,
       this.#nameJson,
     );
@@ -153,4 +212,26 @@ export function mismatchCollector(shownMax: number) {
     },
   };
   return collector;
+}
+
+/** A released position as stored: strategy, instrument, user id, the BUY's order id, opened at. */
+export type StoredRelease = readonly [string, string, number, number, number];
+
+/** Compares the positions a database says it released with those the replay released. */
+export function compareReleased(
+  stored: readonly StoredRelease[],
+  replay: LogReplay,
+  problem: (text: string) => void,
+): void {
+  const expected = new Set(
+    replay.released.map(
+      (r) => `${r.strategy}\u0000${r.instrument}\u0000${r.userId}\u0000${r.position.orderId}`,
+    ),
+  );
+  for (const [strategy, instrument, userId, orderId] of stored) {
+    const key = `${strategy}\u0000${instrument}\u0000${userId}\u0000${orderId}`;
+    if (!expected.delete(key))
+      problem(`released position ${strategy} ${instrument} of user ${userId} is not explained by the log`);
+  }
+  if (expected.size > 0) problem(`${expected.size} positions the log released are not recorded as released`);
 }

@@ -1,7 +1,11 @@
 // The one interface every store implements: the embedded SQLite store and, later, the shared
 // PostgreSQL store. The gate and the HTTP layer know only this.
 
+import type { CaseHints } from '../domain/case-hints.js';
 import type { Order, Side } from '../domain/order.js';
+import type { Profile } from '../domain/profile.js';
+import type { Actor, ChangeRequest } from './changes.js';
+import type { ProfileDifference } from './directory.js';
 import type { KeyStore } from './key-store.js';
 import type { JsonPage } from './page.js';
 import type { NamesQuery, OrdersQuery, PositionsQuery, TradesQuery } from './rows.js';
@@ -16,6 +20,12 @@ export interface PlacedOrder {
   readonly denials: number;
   /** True when this answers a retry of an order already placed with the same client_order_id. */
   readonly replayed: boolean;
+}
+
+/** A change committed: its record's number in the log (the new version) and its answer. */
+export interface ChangeResult {
+  readonly seq: number;
+  readonly json: string;
 }
 
 /** The order a client_order_id was first placed with: what a retry is answered from. */
@@ -62,6 +72,22 @@ export interface Store {
   /** One user with the first page of its positions, as JSON text; also a user who left the profile. */
   user(name: string): Promise<string | undefined>;
   strategies(query: NamesQuery): Promise<JsonPage>;
+  /**
+   * Applies a change to the users, subscriptions or states in force (and the system SELLs it sends)
+   * as records of the log, committed before it resolves; from the next order on, every instance
+   * decides by it. Rejects with a ChangeError for a change that cannot be made (an unknown user).
+   */
+  change(request: ChangeRequest, actor: Actor): Promise<ChangeResult>;
+  /** The states in force and the version of the users and states (the last record's number), as JSON. */
+  states(): Promise<string>;
+  /** Whether the scheduled square-off of this trading day is in the log. */
+  squaredOff(day: string): Promise<boolean>;
+  /** The users in force, in the seed's profile format. */
+  exportProfile(): Promise<string>;
+  /** How a profile differs from the users in force (what an import would change). */
+  differenceFrom(profile: Profile): Promise<ProfileDifference>;
+  /** The case hints of the users in force, rebuilt after a change. */
+  caseHints(): CaseHints;
   /**
    * Fails every order not yet answered with a 503, for a shutdown that ran out of time: those that may
    * still commit say that their outcome is unknown, the others that they were not applied.

@@ -13,7 +13,7 @@ const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as 
   scripts: Record<string, string>;
 };
 
-/** Every help text there is: each command's, and each keys subcommand's. */
+/** Every help text there is: each command's, and each subcommand's (keys, users, state). */
 const HELP_SCOPES = [
   ['serve'],
   ['generate'],
@@ -24,13 +24,24 @@ const HELP_SCOPES = [
   ['keys', 'create'],
   ['keys', 'list'],
   ['keys', 'revoke'],
+  ['users'],
+  ['users', 'list'],
+  ['users', 'show'],
+  ['users', 'put'],
+  ['users', 'delete'],
+  ['users', 'unsubscribe'],
+  ['state'],
+  ['state', 'set'],
+  ['square-off'],
+  ['import'],
+  ['export'],
 ];
 
 /** The command each npm script runs: "… node dist/src/cli/main.js produce" → produce. */
 function commandsOfScripts(): Map<string, string> {
   const commands = new Map<string, string>();
   for (const [script, line] of Object.entries(PACKAGE.scripts)) {
-    const match = /node dist\/src\/cli\/main\.js (\w+)/.exec(line);
+    const match = /node dist\/src\/cli\/main\.js ([\w-]+)/.exec(line);
     if (match) commands.set(match[1]!, script === 'start' ? 'npm start' : `npm run ${script}`);
   }
   return commands;
@@ -53,7 +64,7 @@ test('ordergate --help lists every command with the npm script that runs it, and
   const result = await runCli(['--help']);
   assert.equal(result.code, 0, result.stderr);
   const listed = new Map(
-    [...result.stdout.matchAll(/^ {2}(\w+) +(npm (?:start|run \w+)) +\S/gm)].map((m) => [m[1]!, m[2]!]),
+    [...result.stdout.matchAll(/^ {2}([\w-]+) +(npm (?:start|run [\w-]+)) +\S/gm)].map((m) => [m[1]!, m[2]!]),
   );
   assert.deepEqual(
     [...listed.keys()].sort(),

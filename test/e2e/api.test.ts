@@ -132,7 +132,7 @@ test('GET /openapi.json describes every route and /docs serves the browser UI', 
   assert.match(await docs.text(), /swagger/i);
 });
 
-test('a user removed from the profile keeps their position and can still sell it after a restart', async (t) => {
+test('a user removed by an imported profile keeps their position and can still sell it after a restart', async (t) => {
   const server = await startServer(t, { profile: PROFILE });
   const buy = await post(`${server.url}/orders`, { strategy: 'S1', instrument: 'ACC', position: 'BUY' });
   assert.deepEqual(
@@ -141,7 +141,7 @@ test('a user removed from the profile keeps their position and can still sell it
   );
   await server.stop();
   writeFileSync(join(server.dir, 'profile.json'), JSON.stringify({ Ann: PROFILE.Ann, Cy: PROFILE.Cy }));
-  await server.restart();
+  await server.restart({ IMPORT_PROFILE: '1' });
   const users = await get(`${server.url}/users`);
   assert.deepEqual(
     users.body.users.map((u: any) => u.user),

@@ -77,12 +77,12 @@ test('ordergate check finds a book that the log does not explain, and exits 1', 
   assert.match(result.stdout, /MISMATCH .*no trade records it/);
 });
 
-test('ordergate check follows the profile versions: a changed profile is replayed as it was', async (t) => {
+test('ordergate check follows the profile versions: an imported profile is replayed as it was', async (t) => {
   const server = await startServer(t, { profile: PROFILE });
   await placeAll(server.url);
   await server.stop();
   writeFileSync(join(server.dir, 'profile.json'), JSON.stringify({ ...PROFILE, Bob: { S1: ['INFY'] } }));
-  await server.restart();
+  await server.restart({ IMPORT_PROFILE: '1' });
   // Both stores say so at start: Bob keeps a position his new profile no longer gives.
   await waitForOutput(server, /1 open positions are not in the profile in force/);
   await placeAll(server.url);
@@ -99,11 +99,11 @@ test('a SELL for holders who left the strategy answers the same after restarts, 
   await post(`${server.url}/orders`, { strategy: 'S', instrument: 'X', position: 'BUY' }); // opens B
   await server.stop();
   writeFileSync(join(server.dir, 'profile.json'), JSON.stringify({ A: { S: ['X'] }, B: { S: ['X'] } }));
-  await server.restart();
+  await server.restart({ IMPORT_PROFILE: '1' });
   await post(`${server.url}/orders`, { strategy: 'S', instrument: 'X', position: 'BUY' }); // opens A
   await server.stop();
   writeFileSync(join(server.dir, 'profile.json'), JSON.stringify({ C: { T: ['Z'] } }));
-  await server.restart();
+  await server.restart({ IMPORT_PROFILE: '1' });
   const sell = await post(`${server.url}/orders`, { strategy: 'S', instrument: 'X', position: 'SELL' });
   assert.deepEqual(
     sell.body.accepted.map((a: any) => a.user),

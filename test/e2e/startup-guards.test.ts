@@ -166,13 +166,13 @@ test('without PROFILE_PATH, a missing profile on a database that has one: the pr
   assert.equal(after.users, before.users);
 });
 
-test('a profile that removes users holding open positions says so at start, naming them; the positions stay closable', async (t) => {
+test('a profile imported at start that removes users holding open positions says so, naming them; the positions stay closable', async (t) => {
   const server = await startServer(t, { profile: PROFILE });
   const buy = await post(`${server.url}/orders`, { strategy: 'S1', instrument: 'ACC', position: 'BUY' });
   assert.equal(buy.body.accepted.length, 3);
   await server.stop();
   writeFileSync(join(server.dir, 'profile.json'), JSON.stringify({ Ann: PROFILE.Ann }));
-  await server.restart();
+  await server.restart({ IMPORT_PROFILE: '1' });
   const warning = await waitForOutput(
     server,
     /2 users who hold 2 open positions are not in the profile in force: ("Bob", "Cy"|"Cy", "Bob"); the positions stay open and can still be closed with a SELL/,

@@ -45,8 +45,8 @@ export interface Server {
   kill(): Promise<void>;
   /** Sends a signal and waits for the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
-  /** Starts a new process on the same folder and database. */
-  restart(): Promise<void>;
+  /** Starts a new process on the same folder and database, with `extra` settings for this start only. */
+  restart(extra?: Record<string, string>): Promise<void>;
 }
 
 export async function startServer(t: TestContext, options: ServerOptions = {}): Promise<Server> {
@@ -78,11 +78,11 @@ export async function startServer(t: TestContext, options: ServerOptions = {}): 
   let child: ChildProcess;
   let url = '';
   let output = '';
-  const launch = async () => {
+  const launch = async (extra: Record<string, string> = {}) => {
     output = '';
     child = spawn(process.execPath, [CLI, 'serve'], {
       cwd: options.cwd ?? ROOT,
-      env,
+      env: { ...env, ...extra },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     url = await waitForListening(child, (text) => {

@@ -1,21 +1,28 @@
 // `ordergate check` for the PostgreSQL store: the replay invariant over the shared log. Replaying
-// every order in order_id order from an empty book, each with the profile version it was decided
-// by, must reproduce every logged answer, exactly the open positions and every trade. Runs in one
-// REPEATABLE READ snapshot, so it can run beside live instances.
+// every order and every other record (changes.ts) in sequence order from an empty book, each order
+// with the users and states in force before it, must reproduce every logged answer, exactly the open
+// positions, every trade and every position released. Runs in one REPEATABLE READ snapshot, so it can
+// run beside live instances.
+//
+// The users in force: the version each order names, for a log written before the records (instances
+// that synced their own profile file at start); from the first record on, the version in force when
+// the records began (marked change_seq 0), then what the records do to it, imports included.
 
 import type pg from 'pg';
 import {
   comparePositions,
+  compareReleased,
   type LoggedOrderRow,
   LogReplay,
   mismatchCollector,
   type ReplayedClose,
   type StoredPosition,
+  type StoredRelease,
 } from '../replay.js';
 import type { CheckReport } from '../sqlite/check.js';
 import { createPool, type PoolLogger } from './connection.js';
 import { PG_SCHEMA_VERSION } from './migrations.js';
-import { PgUsers } from './profile-sync.js';
+import { changesAfter, PgUsers, type StoredChange } from './profile-sync.js';
 
 const PAGE_ROWS = 5000;
 const MISMATCHES_SHOWN_MAX = 20;
@@ -30,7 +37,15 @@ export async function checkPostgres(
   try {
     const schemaVersion = await readSchemaVersion(client);
     const base = { integrity: 'not checked (PostgreSQL checks its own pages)', schemaVersion };
-    const empty = { orders: 0, profileVersions: 0, fills: 0, denials: 0, openPositions: 0, trades: 0 };
+    const empty = {
+      orders: 0,
+      changes: 0,
+      profileVersions: 0,
+      fills: 0,
+      denials: 0,
+      openPositions: 0,
+      trades: 0,
+    };
     if (schemaVersion !== PG_SCHEMA_VERSION) {
       const problem = `schema version ${schemaVersion}, this ordergate knows ${PG_SCHEMA_VERSION}: start the matching ordergate once to migrate it`;
       return { ...base, ...empty, mismatches: 1, problems: [problem] };
@@ -62,20 +77,31 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
   for (const [userId, name] of all.rows as [number, string][]) users.add(userId, name);
   const versions = new Map<number, string>();
   const stored = await client.query({
-    text: 'SELECT version, profile FROM profile_versions',
+    text: 'SELECT version, profile, change_seq FROM profile_versions',
     rowMode: 'array',
   });
-  for (const [version, text] of stored.rows as [number, string][]) versions.set(version, text);
+  let recordsBase: number | undefined;
+  for (const [version, text, changeSeq] of stored.rows as [number, string, number | null][]) {
+    versions.set(version, text);
+    if (changeSeq === 0) recordsBase = version;
+  }
   const replay = new LogReplay(users);
+  const profiles = new ProfilesInForce(replay, versions, recordsBase, problem);
+  const changes = await changesAfter(client, 0);
+  let nextChange = 0;
+  /** Every record before the one numbered seq, in log order. */
+  const advanceTo = (seq: number) => {
+    for (; nextChange < changes.length && changes[nextChange]!.seq < seq; nextChange++)
+      profiles.replayChange(changes[nextChange]!);
+  };
   // Trades are matched by (sell order, user): instances insert them concurrently, so trade ids need not
   // follow order ids across books.
   const closes = new Map<string, ReplayedClose>();
   let after = 0;
-  let inForce = -1;
   for (;;) {
     const page = await client.query({
       text: `SELECT order_id, client_order_id, strategy, instrument, side, status, received_at_ms, answer, profile_version,
-             fills, denials FROM orders WHERE order_id > $1 ORDER BY order_id LIMIT ${PAGE_ROWS}`,
+             fills, denials, origin, for_user_id FROM orders WHERE order_id > $1 ORDER BY order_id LIMIT ${PAGE_ROWS}`,
       values: [after],
       rowMode: 'array',
     });
@@ -91,6 +117,8 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
       number,
       number | null,
       number | null,
+      string | null,
+      number | null,
     ][];
     if (rows.length === 0) break;
     for (const [
@@ -105,12 +133,11 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
       version,
       fills,
       denials,
+      origin,
+      forUserId,
     ] of rows) {
-      if (version !== inForce) {
-        inForce = version;
-        const wrong = replay.useProfile(versions.get(version) ?? '', `profile version ${version}`);
-        if (wrong !== null) problem(wrong);
-      }
+      advanceTo(orderId);
+      profiles.beforeOrder(version);
       const row: LoggedOrderRow = {
         orderId,
         clientOrderId,
@@ -122,6 +149,8 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
         answer,
         fills,
         denials,
+        origin,
+        forUserId,
       };
       const wrong = replay.replay(row, (close) => closes.set(`${close.sellOrderId}:${close.userId}`, close));
       if (wrong !== null) problem(wrong);
@@ -129,10 +158,17 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
     after = rows[rows.length - 1]![0];
     onProgress(replay.orders);
   }
+  advanceTo(Number.POSITIVE_INFINITY);
+  const released = await client.query({
+    text: 'SELECT strategy, instrument, user_id, order_id, opened_at_ms FROM released_positions',
+    rowMode: 'array',
+  });
+  compareReleased(released.rows as unknown as StoredRelease[], replay, problem);
   const trades = await compareTrades(client, closes, problem);
   const openPositions = comparePositions(await storedPositions(client), replay, problem);
   return {
     orders: replay.orders,
+    changes: replay.changes,
     profileVersions: versions.size,
     fills: replay.fills,
     denials: replay.denials,
@@ -141,6 +177,59 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
     mismatches: collector.mismatches,
     problems: collector.problems,
   };
+}
+
+/**
+ * Which profile version the replay decides by. Before the first record, each order's own (instances
+ * synced their profile file at start, and an order names the version it was decided by); from the
+ * first record on, the version in force when the records began, then the records' changes: an order
+ * then switches only to a version no import brought in (an old log's instance, started with its file),
+ * never wiping the changes of the records for the version they apply to.
+ */
+class ProfilesInForce {
+  readonly #replay: LogReplay;
+  readonly #versions: ReadonlyMap<number, string>;
+  readonly #recordsBase: number | undefined;
+  readonly #problem: (text: string) => void;
+  #inForce = -1;
+  #recordsBegun = false;
+  readonly #imported = new Set<number>();
+
+  constructor(
+    replay: LogReplay,
+    versions: ReadonlyMap<number, string>,
+    recordsBase: number | undefined,
+    problem: (text: string) => void,
+  ) {
+    this.#replay = replay;
+    this.#versions = versions;
+    this.#recordsBase = recordsBase;
+    this.#problem = problem;
+  }
+
+  beforeOrder(version: number): void {
+    if (version !== this.#inForce && !this.#imported.has(version)) this.#use(version);
+  }
+
+  replayChange(change: StoredChange): void {
+    if (!this.#recordsBegun) {
+      this.#recordsBegun = true;
+      const base = this.#recordsBase;
+      if (change.kind !== 'import' && base !== undefined && base !== this.#inForce) this.#use(base);
+    }
+    const wrong = this.#replay.replayChange(change, (version) => this.#versions.get(version));
+    if (wrong !== null) return this.#problem(wrong);
+    if (change.kind !== 'import') return;
+    const { profile_version: version } = JSON.parse(change.body) as { profile_version: number };
+    this.#inForce = version;
+    this.#imported.add(version);
+  }
+
+  #use(version: number): void {
+    this.#inForce = version;
+    const wrong = this.#replay.useProfile(this.#versions.get(version) ?? '', `profile version ${version}`);
+    if (wrong !== null) this.#problem(wrong);
+  }
 }
 
 async function compareTrades(

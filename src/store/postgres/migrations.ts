@@ -95,6 +95,45 @@ const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO database_identity VALUES (1, substr(md5(random()::text || clock_timestamp()::text), 1, 16));
   `,
+  // Live operations, as in the SQLite schema: every change (users, subscriptions, states, square-offs,
+  // imports) is a record in the same ordered log as the orders, numbered from order_ids (changes.seq
+  // and orders.order_id never share a number). The states in force and the square-offs done are kept
+  // for a fast start; the log alone explains them. A SELL the gate sends itself says why (origin) and,
+  // when it closes one user's positions only, whose (for_user_id). An imported profile names the first
+  // record that brought it in; the version in force when the records begin (this one, on a database in
+  // use) is marked 0, so that the check knows what the first record applies to.
+  `
+  CREATE TABLE changes (
+    seq bigint PRIMARY KEY,
+    kind text NOT NULL,
+    body text NOT NULL,
+    key_id text,
+    at_ms bigint NOT NULL
+  );
+  CREATE TABLE states (
+    scope text NOT NULL CHECK (scope IN ('gate', 'strategy', 'user', 'square-off')),
+    target text NOT NULL,
+    state text NOT NULL CHECK (state IN ('CLOSE_ONLY', 'HALTED')),
+    reason text NOT NULL,
+    seq bigint NOT NULL,
+    at_ms bigint NOT NULL,
+    key_id text,
+    until_ms bigint,
+    PRIMARY KEY (scope, target)
+  );
+  CREATE TABLE released_positions (
+    released_seq bigint NOT NULL,
+    strategy text NOT NULL, instrument text NOT NULL, user_id integer NOT NULL,
+    order_id bigint NOT NULL, opened_at_ms bigint NOT NULL,
+    PRIMARY KEY (released_seq, strategy, instrument, user_id)
+  );
+  CREATE INDEX released_by_user ON released_positions (user_id);
+  CREATE TABLE square_offs (day text PRIMARY KEY, seq bigint NOT NULL);
+  ALTER TABLE orders ADD COLUMN origin text, ADD COLUMN for_user_id integer;
+  ALTER TABLE profile_versions ADD COLUMN change_seq bigint;
+  UPDATE profile_versions SET change_seq = 0
+  WHERE version = (SELECT current_profile_version FROM ordergate_schema WHERE id = 1);
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

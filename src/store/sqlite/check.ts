@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import {
   comparePositions,
+  compareReleased,
   type LoggedOrderRow,
   LogReplay,
   mismatchCollector,
@@ -15,7 +16,7 @@ import {
 } from '../replay.js';
 import { openConnection } from './connection.js';
 import { SCHEMA_VERSION } from './migrations.js';
-import { loadProfileVersions, loadUsers } from './profile-sync.js';
+import { changesAfter, loadProfileVersions, loadUsers } from './profile-sync.js';
 
 const PAGE_ROWS = 5000;
 const MISMATCHES_SHOWN_MAX = 20;
@@ -24,6 +25,8 @@ export interface CheckReport {
   readonly integrity: string;
   readonly schemaVersion: number;
   readonly orders: number;
+  /** The log's records other than orders: user, subscription and state changes, square-offs, imports. */
+  readonly changes: number;
   readonly profileVersions: number;
   readonly fills: number;
   readonly denials: number;
@@ -45,6 +48,7 @@ export function checkSqlite(path: string, onProgress: (orders: number) => void =
       integrity,
       schemaVersion,
       orders: 0,
+      changes: 0,
       profileVersions: 0,
       fills: 0,
       denials: 0,
@@ -71,11 +75,36 @@ function replayAll(db: Database.Database, onProgress: (orders: number) => void) 
   const collector = mismatchCollector(MISMATCHES_SHOWN_MAX);
   const { problem } = collector;
   const replay = new LogReplay(loadUsers(db));
-  const versions = loadProfileVersions(db);
+  const allVersions = loadProfileVersions(db);
+  const textOf = new Map(allVersions.map((v) => [v.version, v.profile]));
+  // Versions stored at start apply from their first order; imported ones, at their record.
+  const versions = allVersions.filter((v) => v.changeSeq === null);
   let nextVersion = 0;
+  const changes = changesAfter(db, 0);
+  let nextChange = 0;
+  /** Everything before the record numbered seq: versions stored at start and the other records, in log order. */
+  const advanceTo = (seq: number) => {
+    for (;;) {
+      const version = versions[nextVersion];
+      const change = changes[nextChange];
+      const versionAt = version?.firstOrderId ?? Number.POSITIVE_INFINITY;
+      const changeAt = change?.seq ?? Number.POSITIVE_INFINITY;
+      if (version !== undefined && versionAt <= seq && versionAt <= changeAt) {
+        nextVersion++;
+        const wrong = replay.useProfile(version.profile, `profile version ${version.version}`);
+        if (wrong !== null) problem(wrong);
+      } else if (change !== undefined && changeAt < seq) {
+        nextChange++;
+        const wrong = replay.replayChange(change, (v) => textOf.get(v));
+        if (wrong !== null) problem(wrong);
+      } else return;
+    }
+  };
+
   const trades = new TradeCursor(db);
   const ordersPage = db.prepare(
-    `SELECT order_id, client_order_id, strategy, instrument, side, status, received_at_ms, answer, fills, denials
+    `SELECT order_id, client_order_id, strategy, instrument, side, status, received_at_ms, answer, fills, denials,
+            origin, for_user_id
      FROM orders WHERE order_id > ? ORDER BY order_id LIMIT ${PAGE_ROWS}`,
   );
   let after = 0;
@@ -91,6 +120,8 @@ function replayAll(db: Database.Database, onProgress: (orders: number) => void) 
       string,
       number | null,
       number | null,
+      string | null,
+      number | null,
     ][];
     if (rows.length === 0) break;
     for (const [
@@ -104,12 +135,10 @@ function replayAll(db: Database.Database, onProgress: (orders: number) => void) 
       answer,
       fills,
       denials,
+      origin,
+      forUserId,
     ] of rows) {
-      while (nextVersion < versions.length && versions[nextVersion]!.firstOrderId <= orderId) {
-        const version = versions[nextVersion++]!;
-        const wrong = replay.useProfile(version.profile, `profile version ${version.version}`);
-        if (wrong !== null) problem(wrong);
-      }
+      advanceTo(orderId);
       const row: LoggedOrderRow = {
         orderId,
         clientOrderId,
@@ -121,6 +150,8 @@ function replayAll(db: Database.Database, onProgress: (orders: number) => void) 
         answer,
         fills,
         denials,
+        origin,
+        forUserId,
       };
       const wrong = replay.replay(row, (close) => {
         const tradeProblem = trades.expect(close);
@@ -131,12 +162,22 @@ function replayAll(db: Database.Database, onProgress: (orders: number) => void) 
     after = rows[rows.length - 1]![0];
     onProgress(replay.orders);
   }
+  advanceTo(Number.POSITIVE_INFINITY);
+  compareReleased(
+    db
+      .prepare('SELECT strategy, instrument, user_id, order_id, opened_at_ms FROM released_positions')
+      .raw()
+      .all() as StoredPosition[],
+    replay,
+    problem,
+  );
   const extraTrades = trades.remaining();
   if (extraTrades > 0) problem(`${extraTrades} trades in the database that no SELL in the log closed`);
   const openPositions = comparePositions(storedPositions(db), replay, problem);
   return {
     orders: replay.orders,
-    profileVersions: versions.length,
+    changes: replay.changes,
+    profileVersions: allVersions.length,
     fills: replay.fills,
     denials: replay.denials,
     openPositions,

@@ -86,6 +86,42 @@ const MIGRATIONS: readonly string[] = [
   `
   INSERT INTO meta (key, value) VALUES ('database_id', lower(hex(randomblob(8))));
   `,
+  // Live operations: every change (users, subscriptions, states, square-offs, imports) is a record in
+  // the same ordered log as the orders, numbered from the same sequence (changes.seq and
+  // orders.order_id never share a number). The states in force and the square-offs done are kept for
+  // a fast start; the log alone explains them. A SELL the gate sends itself says why (origin) and,
+  // when it closes one user's positions only, whose (for_user_id). An imported profile names its record.
+  `
+  CREATE TABLE changes (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    key_id TEXT,
+    at_ms INTEGER NOT NULL
+  );
+  CREATE TABLE states (
+    scope TEXT NOT NULL CHECK (scope IN ('gate', 'strategy', 'user', 'square-off')),
+    target TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('CLOSE_ONLY', 'HALTED')),
+    reason TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    key_id TEXT,
+    until_ms INTEGER,
+    PRIMARY KEY (scope, target)
+  ) WITHOUT ROWID;
+  CREATE TABLE released_positions (
+    released_seq INTEGER NOT NULL,
+    strategy TEXT NOT NULL, instrument TEXT NOT NULL, user_id INTEGER NOT NULL,
+    order_id INTEGER NOT NULL, opened_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (released_seq, strategy, instrument, user_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX released_by_user ON released_positions (user_id);
+  CREATE TABLE square_offs (day TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+  ALTER TABLE orders ADD COLUMN origin TEXT;
+  ALTER TABLE orders ADD COLUMN for_user_id INTEGER;
+  ALTER TABLE profile_versions ADD COLUMN change_seq INTEGER;
+  `,
 ];
 
 /** The identity drawn by the migration above. */

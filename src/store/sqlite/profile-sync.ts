@@ -1,32 +1,49 @@
-// Stores the users and subscriptions in force beside the book, and every version of the profile
-// file (its text, as it was) with the first order it applied to. Rewritten only when the file changed
-// (its SHA-256 is compared with the latest version's), so a restart with 100,000 users writes nothing.
+// Seeds a new database with the profile file: its users and subscriptions, and the file's text as
+// its first version. From then on the database is the source of truth: users change through the
+// log's records (changes.ts), and a file is applied only when imported. Also loads, at start, the
+// users and states in force: the latest profile version and the records since.
 
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Profile } from '../../domain/profile.js';
+import type { GateStates } from '../../domain/states.js';
 
 export interface Users {
   readonly idOf: ReadonlyMap<string, number>;
   readonly names: readonly string[];
   /** A user's name as JSON, encoded on first use and kept: answers are joined from these. */
   nameJson(userId: number): string;
+  /** A user named for the first time (a live change). */
+  add(userId: number, name: string): void;
 }
 
 export interface ProfileVersion {
   readonly version: number;
   readonly firstOrderId: number;
   readonly profile: string;
+  /** The import record that brought it in; null for a version stored at start (it applies from firstOrderId). */
+  readonly changeSeq: number | null;
 }
 
-/** Returns the new version's number when the stored profile was replaced, else null. */
-export function syncProfile(
+export function sha256Of(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Seeds a new database (no profile stored yet) and returns version 1; on any other, null. */
+export function seedProfile(
   db: Database.Database,
   profile: Profile,
   text: string,
   nowMs: number,
 ): number | null {
-  const digest = createHash('sha256').update(text).digest('hex');
+  const stored = db.prepare('SELECT count(*) FROM profile_versions').pluck().get() as number;
+  if (stored > 0) return null;
+  return syncProfile(db, profile, text, nowMs);
+}
+
+/** Returns the new version's number when the stored profile was replaced, else null. */
+function syncProfile(db: Database.Database, profile: Profile, text: string, nowMs: number): number | null {
+  const digest = sha256Of(text);
   const latest = db
     .prepare('SELECT sha256 FROM profile_versions ORDER BY version DESC LIMIT 1')
     .pluck()
@@ -56,10 +73,15 @@ export function syncProfile(
 
 export function loadProfileVersions(db: Database.Database): ProfileVersion[] {
   const rows = db
-    .prepare('SELECT version, first_order_id, profile FROM profile_versions ORDER BY version')
+    .prepare('SELECT version, first_order_id, profile, change_seq FROM profile_versions ORDER BY version')
     .raw()
-    .all() as [number, number, string][];
-  return rows.map(([version, firstOrderId, profile]) => ({ version, firstOrderId, profile }));
+    .all() as [number, number, string, number | null][];
+  return rows.map(([version, firstOrderId, profile, changeSeq]) => ({
+    version,
+    firstOrderId,
+    profile,
+    changeSeq,
+  }));
 }
 
 /** Every user ever known, including those no longer in the profile but still holding positions. */
@@ -75,5 +97,80 @@ export function loadUsers(db: Database.Database): Users {
   // Encoded lazily: a restart with 100,000 users need not encode the names no order has touched yet.
   const encoded: string[] = [];
   const nameJson = (userId: number): string => (encoded[userId] ??= JSON.stringify(names[userId]));
-  return { idOf, names, nameJson };
+  const add = (userId: number, name: string): void => {
+    idOf.set(name, userId);
+    names[userId] = name;
+  };
+  return { idOf, names, nameJson, add };
+}
+
+/** The latest profile version: what the users in force are built from, with the records since. */
+export function latestProfileVersion(
+  db: Database.Database,
+): { version: number; sha256: string; appliesAfter: number; read: () => string } | undefined {
+  const row = db
+    .prepare(
+      'SELECT version, sha256, change_seq, first_order_id FROM profile_versions ORDER BY version DESC LIMIT 1',
+    )
+    .raw()
+    .get() as [number, string, number | null, number] | undefined;
+  if (row === undefined) return undefined;
+  const [version, sha256, changeSeq, firstOrderId] = row;
+  // An imported version applies after its record; one stored at start, before its first order.
+  const appliesAfter = changeSeq ?? firstOrderId - 1;
+  const read = () =>
+    db.prepare('SELECT profile FROM profile_versions WHERE version = ?').pluck().get(version) as string;
+  return { version, sha256, appliesAfter, read };
+}
+
+/** A stored record of the log that is not an order. */
+export interface StoredChange {
+  readonly seq: number;
+  readonly kind: string;
+  readonly body: string;
+  readonly keyId: string | null;
+  readonly atMs: number;
+}
+
+export function changesAfter(db: Database.Database, seq: number, kinds?: readonly string[]): StoredChange[] {
+  const rows = db
+    .prepare(
+      `SELECT seq, kind, body, key_id, at_ms FROM changes WHERE seq > ?${kinds === undefined ? '' : ` AND kind IN (${kinds.map(() => '?').join(', ')})`} ORDER BY seq`,
+    )
+    .raw()
+    .all(seq, ...(kinds ?? [])) as [number, string, string, string | null, number][];
+  return rows.map(([s, kind, body, keyId, atMs]) => ({ seq: s, kind, body, keyId, atMs }));
+}
+
+/** The states in force, as the table keeps them. */
+export function loadStates(db: Database.Database, states: GateStates): void {
+  states.clear();
+  const rows = db
+    .prepare('SELECT scope, target, state, reason, seq, at_ms, key_id, until_ms FROM states')
+    .raw()
+    .all() as [
+    string,
+    string,
+    'CLOSE_ONLY' | 'HALTED',
+    string,
+    number,
+    number,
+    string | null,
+    number | null,
+  ][];
+  for (const [scope, target, state, reason, seq, atMs, keyId, untilMs] of rows) {
+    if (scope === 'square-off') {
+      states.closeOnlyUntilMs = untilMs ?? 0;
+      states.closeOnlySince = { seq, atMs };
+      continue;
+    }
+    const entry = { state, reason, seq, atMs, keyId };
+    if (scope === 'gate') states.gate = entry;
+    else
+      states.set(
+        scope as 'gate' | 'strategy' | 'user',
+        scope === 'user' ? Number(target) : target || null,
+        entry,
+      );
+  }
 }

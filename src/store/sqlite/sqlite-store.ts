@@ -11,15 +11,39 @@ import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { OpenBook } from '../../domain/book.js';
+import { CaseHints } from '../../domain/case-hints.js';
 import type { Order } from '../../domain/order.js';
-import type { Profile } from '../../domain/profile.js';
-import { type Decision, decide } from '../../domain/rules.js';
+import { type Profile, parseProfile } from '../../domain/profile.js';
+import { type Decision, decide, decideClose } from '../../domain/rules.js';
+import { GateStates } from '../../domain/states.js';
 import { renderAnswer } from '../answer.js';
-import { Directory, USER_POSITIONS_SHOWN_MAX, userDetailJson } from '../directory.js';
+import {
+  type Actor,
+  applyChange,
+  type ChangeBody,
+  ChangeError,
+  type ChangeRequest,
+  type ClosedBook,
+  effectsOf,
+  type Live,
+  leftCloseOnly,
+  planChange,
+  renderChange,
+  statesJson,
+} from '../changes.js';
+import {
+  Directory,
+  type ProfileDifference,
+  profileDifference,
+  profileJson,
+  USER_POSITIONS_SHOWN_MAX,
+  userDetailJson,
+} from '../directory.js';
 import { LeftPositions } from '../left-positions.js';
 import type { JsonPage } from '../page.js';
 import type { NamesQuery, OrdersQuery, PositionsQuery, TradesQuery } from '../rows.js';
 import {
+  type ChangeResult,
   OUTCOME_TEXT,
   type Outcome,
   overloaded,
@@ -32,12 +56,22 @@ import {
 import { openConnection } from './connection.js';
 import { databaseIdOf, migrate } from './migrations.js';
 import { type OwnerLock, takeOwnership } from './owner.js';
-import { loadUsers, syncProfile, type Users } from './profile-sync.js';
+import {
+  changesAfter,
+  latestProfileVersion,
+  loadStates,
+  loadUsers,
+  seedProfile,
+  sha256Of,
+  type Users,
+} from './profile-sync.js';
 import { SqliteKeys } from './sqlite-keys.js';
 import { SqliteReads } from './sqlite-reads.js';
 import {
   CHECKPOINTER_THREAD_NAME,
+  type ChangeWrite,
   type FromWriter,
+  type LogWrite,
   type OrderWrite,
   type ToWriter,
   WAL_BYTES_MAX,
@@ -77,17 +111,21 @@ const FSYNC_FAILED =
 export interface SqliteStoreOptions {
   readonly path: string;
   readonly profile: Profile;
-  /** The profile file's text: stored as a version when it differs from the last one. */
+  /** The profile file's text: seeds a new database; on another, applied only when importProfile is set. */
   readonly profileText: string;
+  /** Apply the profile file at start as an import (a record of the log) when it differs from the users in force. */
+  readonly importProfile?: boolean;
   readonly logger: Logger;
   /** Orders decided but not yet answered, at most: past it an order gets 503 OVERLOADED at once. */
   readonly ordersInFlightMax: number;
 }
 
+/** An order, or a change with the system SELLs it sends, waiting for the commit that holds it. */
 interface Pending {
-  readonly write: OrderWrite;
-  readonly placed: PlacedOrder;
-  readonly resolve: (placed: PlacedOrder) => void;
+  readonly writes: readonly LogWrite[];
+  readonly clientOrderId: string | null;
+  readonly answerBytes: number;
+  readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -107,15 +145,13 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   try {
     const schema = migrate(db, options.path);
     if (schema.from !== schema.to) options.logger.info({ schema }, 'database schema migrated');
-    const version = syncProfile(db, options.profile, options.profileText, Date.now());
+    const version = seedProfile(db, options.profile, options.profileText, Date.now());
     if (version !== null) {
-      options.logger.info(
-        { users: options.profile.length, version },
-        'profile stored in the database as a new version',
-      );
+      options.logger.info({ users: options.profile.length, version }, 'new database seeded with the profile');
     }
     const store = new SqliteStore(db, owner, options);
     await store.start();
+    await store.reconcileProfile(options);
     return store;
   } catch (error) {
     db.close();
@@ -137,7 +173,16 @@ export class SqliteStore implements Store {
   #reads: SqliteReads;
   readonly #book = new OpenBook();
   #users: Users;
+  #nextUserId = 1;
+  #nextProfileVersion = 1;
   readonly #directory: Directory;
+  readonly #states = new GateStates();
+  readonly #live: Live;
+  /** The trading days whose scheduled square-off is in the log (or queued for it). */
+  readonly #squaredOffDays = new Set<string>();
+  /** The number of the last change record applied: the version of the users and states in force. */
+  #version = 0;
+  #caseHints: { version: number; hints: CaseHints } | null = null;
   #worker: Worker | null = null;
   /** Checkpoints the WAL on its own connection, off the commit path. */
   #checkpointer: Worker | null = null;
@@ -188,7 +233,65 @@ export class SqliteStore implements Store {
       change: (change) => this.#keyWrite((seq) => ({ type: 'key-change', seq, change })),
     });
     this.#users = loadUsers(db);
-    this.#directory = new Directory(options.profile, (user) => this.#users.idOf.get(user));
+    this.#directory = new Directory([], (user) => this.#users.idOf.get(user));
+    this.#live = { directory: this.#directory, states: this.#states };
+    this.#loadLive(options.profile, options.profileText);
+  }
+
+  /**
+   * The users and states in force: the latest profile version (the file's own parse when it is the
+   * same text), then every record since, as the replay applies them; the states from their table.
+   */
+  #loadLive(fileProfile: Profile | null, fileText: string | null): void {
+    const latest = latestProfileVersion(this.#db)!;
+    const sameText = fileText !== null && sha256Of(fileText) === latest.sha256;
+    const base =
+      sameText && fileProfile !== null
+        ? fileProfile
+        : parseProfile(latest.read(), `profile version ${latest.version}`);
+    this.#directory.replaceAll(base);
+    const scratch: Live = { directory: this.#directory, states: new GateStates() };
+    const users = ['user-put', 'user-delete', 'subscription-put', 'subscription-delete'];
+    for (const change of changesAfter(this.#db, latest.appliesAfter, users)) {
+      applyChange(scratch, JSON.parse(change.body) as ChangeBody, change.seq, change, null);
+    }
+    loadStates(this.#db, this.#states);
+    this.#squaredOffDays.clear();
+    for (const day of this.#db.prepare('SELECT day FROM square_offs').pluck().all() as string[])
+      this.#squaredOffDays.add(day);
+    const lastChange = this.#db.prepare('SELECT max(seq) FROM changes').pluck().get() as number | null;
+    this.#version = lastChange ?? 0;
+    const lastUser = this.#db.prepare('SELECT max(user_id) FROM users').pluck().get() as number | null;
+    this.#nextUserId = (lastUser ?? 0) + 1;
+    const lastVersion = this.#db.prepare('SELECT max(version) FROM profile_versions').pluck().get() as number;
+    this.#nextProfileVersion = lastVersion + 1;
+  }
+
+  /**
+   * The database is the source of truth: a profile file that differs from the users in force is
+   * reported, and applied (as an import, a record of the log) only when asked.
+   */
+  async reconcileProfile(options: SqliteStoreOptions): Promise<void> {
+    const latest = latestProfileVersion(this.#db)!;
+    if (sha256Of(options.profileText) === latest.sha256 && this.#version <= latest.appliesAfter) return;
+    const difference = profileDifference(options.profile, this.#directory);
+    if (!differs(difference)) return;
+    if (options.importProfile === true) {
+      const result = await this.change(
+        { kind: 'import', profile: options.profile, text: options.profileText },
+        { keyId: null, atMs: Date.now() },
+      );
+      this.#logger.warn(
+        { version: result.seq, ...counts(difference) },
+        "profile file imported at start (--import-profile): the users in force are now the file's",
+      );
+      return;
+    }
+    this.#logger.warn(
+      { ...counts(difference), examples: examples(difference) },
+      'the profile file differs from the users in force in the database, which is the source of truth: nothing was applied; ' +
+        'run `ordergate import FILE` against the running server, or start with --import-profile, to apply it',
+    );
   }
 
   get openPositions(): number {
@@ -254,10 +357,11 @@ export class SqliteStore implements Store {
     }
     const subscribers = this.#directory.subscriptions.get(order.strategy);
     const holders = this.#book.holdersOf(order.strategy, order.instrument);
-    const decision = decide(order.side, order.instrument, subscribers, holders);
+    const states = this.#states.forOrder(order.strategy, order.side, receivedAtMs);
+    const decision = decide(order.side, order.instrument, subscribers, holders, states);
     const orderId = this.#nextOrderId++;
     const json = renderAnswer({ orderId, order, receivedAtMs }, decision, this.#users.nameJson);
-    const write = toWrite(order, orderId, receivedAtMs, decision, json);
+    const write = toWrite(order, orderId, receivedAtMs, decision, json, null, null);
     this.#book.apply(order.strategy, order.instrument, decision, orderId, receivedAtMs);
     const placed: PlacedOrder = {
       orderId,
@@ -269,7 +373,13 @@ export class SqliteStore implements Store {
       replayed: false,
     };
     const promise = new Promise<PlacedOrder>((resolve, reject) => {
-      this.#unposted.push({ write, placed, resolve, reject });
+      this.#unposted.push({
+        writes: [write],
+        clientOrderId: order.clientOrderId,
+        answerBytes: json.length,
+        resolve: () => resolve(placed),
+        reject,
+      });
     });
     this.#ordersInFlight++;
     this.#answerBytesInFlight += json.length;
@@ -316,7 +426,11 @@ export class SqliteStore implements Store {
     const entries = this.#unposted;
     this.#unposted = [];
     this.#inFlight.set(batch, entries);
-    this.#send({ type: 'batch', batch, orders: entries.map((entry) => entry.write) });
+    this.#send({
+      type: 'batch',
+      batch,
+      orders: entries.length === 1 ? entries[0]!.writes : entries.flatMap((entry) => entry.writes),
+    });
   }
 
   #send(message: ToWriter): void {
@@ -386,11 +500,11 @@ export class SqliteStore implements Store {
     if (entries === undefined) return;
     this.#inFlight.delete(batch);
     for (const entry of entries) {
-      const clientOrderId = entry.write.clientOrderId;
+      const clientOrderId = entry.clientOrderId;
       if (clientOrderId !== null) this.#uncommittedByClientId.delete(clientOrderId);
       this.#ordersInFlight--;
-      this.#answerBytesInFlight -= entry.write.answer.length;
-      entry.resolve(entry.placed);
+      this.#answerBytesInFlight -= entry.answerBytes;
+      entry.resolve();
     }
   }
 
@@ -440,6 +554,9 @@ export class SqliteStore implements Store {
     try {
       this.#reopenReader();
       this.#reloadBook();
+      // Users named by a change that did not commit are forgotten with it: their ids are drawn again.
+      this.#users = loadUsers(this.#db);
+      this.#loadLive(null, null);
     } catch (error) {
       this.#stateDetail = `reloading the book failed: ${(error as Error).message}; retrying`;
       setTimeout(() => this.#send({ type: 'reset' }), WRITER_RETRY_DELAY_MS).unref();
@@ -471,7 +588,13 @@ export class SqliteStore implements Store {
     for (const [strategy, instrument] of books) {
       this.#book.load(strategy, instrument, holders.all(strategy, instrument) as [number, number, number][]);
     }
-    const last = this.#db.prepare('SELECT max(order_id) FROM orders').pluck().get() as number | null;
+    // Orders and the other records of the log are numbered from one sequence.
+    const last = this.#db
+      .prepare(
+        'SELECT max(coalesce((SELECT max(order_id) FROM orders), 0), coalesce((SELECT max(seq) FROM changes), 0))',
+      )
+      .pluck()
+      .get() as number | null;
     this.#nextOrderId = (last ?? 0) + 1;
   }
 
@@ -617,6 +740,141 @@ export class SqliteStore implements Store {
     return new StoreError('STORE_UNAVAILABLE', `the store is not accepting orders: ${why ?? this.#state}`);
   }
 
+  /**
+   * A change is decided on the main thread like an order, between two orders: the users and states
+   * change in memory at once, so the next order decides by them, and its record (with any system
+   * SELLs) goes to the writer in log order. Like an order, it is answered after its commit; a failed
+   * commit fails it and every order decided after it, and the users and states are read again.
+   */
+  change(request: ChangeRequest, actor: Actor): Promise<ChangeResult> {
+    if (this.#state !== 'ready') return Promise.reject(this.#unavailable());
+    if (this.#ordersInFlight >= this.#ordersInFlightMax)
+      return Promise.reject(overloaded(this.#ordersInFlight));
+    if (request.kind === 'square-off' && request.day !== null && this.#squaredOffDays.has(request.day))
+      return Promise.reject(squaredOff(request.day));
+    let plan: ReturnType<typeof planChange>;
+    try {
+      plan = planChange(
+        request,
+        {
+          directory: this.#directory,
+          userIdOf: (name) => this.#users.idOf.get(name),
+          newUserId: () => this.#nextUserId++,
+          heldBy: (userId, strategy) => this.#book.books(strategy, userId),
+          openBooks: (strategy, userId) => this.#book.books(strategy, userId),
+        },
+        this.#nextProfileVersion,
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const seq = this.#nextOrderId++;
+    for (const { userId, name } of plan.newUsers) this.#users.add(userId, name);
+    const imported = request.kind === 'import' ? request.profile : null;
+    const user = 'user' in request ? request.user : null;
+    const strategyOf = 'strategy' in request && request.kind !== 'square-off' ? request.strategy : null;
+    const userId = user === null ? undefined : this.#users.idOf.get(user);
+    const heldBefore =
+      userId === undefined || request.kind === 'state' || request.kind === 'square-off'
+        ? []
+        : this.#heldPositions(userId, strategyOf);
+    const released = applyChange(this.#live, plan.body, seq, actor, this.#book, imported);
+    const writes: LogWrite[] = [];
+    const closed: ClosedBook[] = [];
+    const origin = request.kind === 'square-off' ? 'square-off' : 'close-now';
+    for (const close of plan.closes) {
+      const decision = decideClose(this.#book.holdersOf(close.strategy, close.instrument), close.userId);
+      if (decision.fills.length === 0) continue;
+      const orderId = this.#nextOrderId++;
+      const order: Order = {
+        strategy: close.strategy,
+        instrument: close.instrument,
+        side: 'SELL',
+        clientOrderId: null,
+      };
+      const head = { orderId, order, receivedAtMs: actor.atMs, origin };
+      const json = renderAnswer(head, decision, this.#users.nameJson);
+      writes.push(toWrite(order, orderId, actor.atMs, decision, json, origin, close.userId));
+      this.#book.apply(close.strategy, close.instrument, decision, orderId, actor.atMs);
+      closed.push({
+        orderId,
+        strategy: close.strategy,
+        instrument: close.instrument,
+        positions: decision.fills.length,
+      });
+    }
+    const change: ChangeWrite = {
+      type: 'change',
+      seq,
+      kind: plan.body.kind,
+      body: JSON.stringify(plan.body),
+      keyId: actor.keyId,
+      atMs: actor.atMs,
+      users: plan.newUsers.map(({ userId: id, name }) => [id, name] as const),
+      effects: effectsOf(plan.body, imported, (name) => this.#users.idOf.get(name)!),
+      released: released.map((r) => [r.strategy, r.instrument, r.userId] as const),
+      profile:
+        request.kind === 'import'
+          ? { version: this.#nextProfileVersion++, sha256: sha256Of(request.text), text: request.text }
+          : null,
+    };
+    writes.unshift(change);
+    if (request.kind === 'square-off' && request.day !== null) this.#squaredOffDays.add(request.day);
+    this.#version = seq;
+    const stillHeld =
+      user === null ? [] : heldBefore.filter(([s, i]) => this.#book.holdersOf(s, i)?.has(userId!));
+    const left = user === null ? [] : leftCloseOnly(this.#directory, user, stillHeld);
+    const json = renderChange(seq, plan.body, actor, closed, left, released);
+    const promise = new Promise<ChangeResult>((resolve, reject) => {
+      this.#unposted.push({
+        writes,
+        clientOrderId: null,
+        answerBytes: json.length,
+        resolve: () => resolve({ seq, json }),
+        reject,
+      });
+    });
+    this.#ordersInFlight++;
+    this.#answerBytesInFlight += json.length;
+    this.#post();
+    return promise;
+  }
+
+  /** A user's open positions, of one strategy or all, from the book in memory. */
+  #heldPositions(
+    userId: number,
+    strategy: string | null,
+  ): [string, string, { orderId: number; openedAtMs: number }][] {
+    return this.#book
+      .books(strategy, userId)
+      .map(([s, i]) => [s, i, this.#book.holdersOf(s, i)!.get(userId)!]);
+  }
+
+  async states(): Promise<string> {
+    return statesJson(this.#states, (userId) => this.#users.names[userId], this.#version, Date.now());
+  }
+
+  async squaredOff(day: string): Promise<boolean> {
+    return this.#squaredOffDays.has(day);
+  }
+
+  async exportProfile(): Promise<string> {
+    return profileJson(this.#directory);
+  }
+
+  async differenceFrom(profile: Profile): Promise<ProfileDifference> {
+    return profileDifference(profile, this.#directory);
+  }
+
+  caseHints(): CaseHints {
+    if (this.#caseHints?.version !== this.#directory.version)
+      this.#caseHints = {
+        version: this.#directory.version,
+        hints: new CaseHints([...this.#directory.entries()]),
+      };
+    return this.#caseHints.hints;
+  }
+
   async orders(query: OrdersQuery): Promise<JsonPage> {
     return this.#reads.orders(query, this.#userId(query.user));
   }
@@ -692,6 +950,8 @@ function toWrite(
   receivedAtMs: number,
   decision: Decision,
   answer: string,
+  origin: string | null,
+  forUserId: number | null,
 ): OrderWrite {
   const opened: number[] = [];
   const closed: number[] = [];
@@ -714,7 +974,29 @@ function toWrite(
     denials: decision.denials.length,
     opened,
     closed,
+    origin,
+    forUserId,
   };
+}
+
+function differs(difference: ProfileDifference): boolean {
+  return difference.added.length + difference.removed.length + difference.changed.length > 0;
+}
+
+function counts(difference: ProfileDifference) {
+  return {
+    usersAdded: difference.added.length,
+    usersRemoved: difference.removed.length,
+    usersChanged: difference.changed.length,
+  };
+}
+
+function examples(difference: ProfileDifference): string[] {
+  return [
+    ...difference.added.slice(0, 3).map((user) => `added ${user}`),
+    ...difference.removed.slice(0, 3).map((user) => `removed ${user}`),
+    ...difference.changed.slice(0, 3).map((user) => `changed ${user}`),
+  ];
 }
 
 /** How a worker thread ended, for the log and /health: its uncaught error if it had one. */
@@ -724,6 +1006,10 @@ function threadEnd(code: number, error: Error | undefined): string {
 
 function mib(bytes: number): string {
   return `${Math.round(bytes / 1024 / 1024)} MiB`;
+}
+
+function squaredOff(day: string): Error {
+  return new ChangeError('SQUARED_OFF', `the square-off of ${day} is already in the log`);
 }
 
 function conflict(clientOrderId: string): StoreError {

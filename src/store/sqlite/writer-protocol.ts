@@ -1,6 +1,7 @@
 // Messages between the store (main thread) and its writer thread. One writer, messages in order:
 // the book is updated in decision order, so the log commits in order_id order.
 
+import type { ChangeEffects } from '../changes.js';
 import type { NewKey } from '../key-store.js';
 
 /**
@@ -36,10 +37,37 @@ export interface OrderWrite {
   readonly opened: readonly number[];
   /** SELL: flattened triples [userId, buyOrderId, openedAtMs, …] of the positions it closes. */
   readonly closed: readonly number[];
+  /** A SELL the gate sent itself: why ('square-off', 'close-now'), and whose positions (null: all). */
+  readonly origin: string | null;
+  readonly forUserId: number | null;
+}
+
+/** A record of the log that is not an order (changes.ts), with what it changes in the tables. */
+export interface ChangeWrite {
+  readonly type: 'change';
+  readonly seq: number;
+  readonly kind: string;
+  readonly body: string;
+  readonly keyId: string | null;
+  readonly atMs: number;
+  /** Users named for the first time: [user_id, name]. */
+  readonly users: readonly (readonly [number, string])[];
+  readonly effects: ChangeEffects;
+  /** Positions that leave the gate's management (positions=preserve): [strategy, instrument, user_id]. */
+  readonly released: readonly (readonly [string, string, number])[];
+  /** An imported profile: stored as a version that names this record. */
+  readonly profile: { readonly version: number; readonly sha256: string; readonly text: string } | null;
+}
+
+/** What the writer commits, in log order. */
+export type LogWrite = OrderWrite | ChangeWrite;
+
+export function isChange(write: LogWrite): write is ChangeWrite {
+  return (write as ChangeWrite).type === 'change';
 }
 
 export type ToWriter =
-  | { readonly type: 'batch'; readonly batch: number; readonly orders: readonly OrderWrite[] }
+  | { readonly type: 'batch'; readonly batch: number; readonly orders: readonly LogWrite[] }
   | { readonly type: 'reset' }
   | { readonly type: 'close' }
   /** An API key's last use: written by the one writer, so it never competes with the orders for the lock. */

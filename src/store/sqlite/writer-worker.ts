@@ -9,8 +9,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { BUSY_TIMEOUT_MS, openConnection } from './connection.js';
 import {
+  type ChangeWrite,
   type FromWriter,
+  isChange,
   type KeyChange,
+  type LogWrite,
   type OrderWrite,
   type ToWriter,
   WAL_BYTES_MAX,
@@ -25,7 +28,7 @@ let db = openConnection(path, { mustExist: true });
 let statements = prepare(db);
 /** SQLite writes on into a deleted or replaced file without an error: compare inodes before each commit. */
 let inode = inodeOf(path);
-let queue: { batch: number; orders: readonly OrderWrite[] }[] = [];
+let queue: { batch: number; orders: readonly LogWrite[] }[] = [];
 /** API keys' last uses, written after the orders queued with them, in a transaction of their own. */
 let lastUses: { seq: number; keyId: string; atMs: number }[] = [];
 /** Keys created or revoked through the API, after the orders queued with them, each in its own transaction. */
@@ -77,8 +80,44 @@ function prepare(connection: Database.Database) {
     ),
     order: connection.prepare(
       `INSERT INTO orders (order_id, client_order_id, strategy, instrument, side, status, reason, received_at_ms,
-                           answer, fills, denials)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                           answer, fills, denials, origin, for_user_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    change: connection.prepare('INSERT INTO changes (seq, kind, body, key_id, at_ms) VALUES (?, ?, ?, ?, ?)'),
+    addUser: connection.prepare('INSERT OR IGNORE INTO users (user_id, name) VALUES (?, ?)'),
+    clearAllSubscriptions: connection.prepare('DELETE FROM subscriptions'),
+    clearSubscriptions: connection.prepare('DELETE FROM subscriptions WHERE user_id = ?'),
+    clearStrategy: connection.prepare('DELETE FROM subscriptions WHERE user_id = ? AND strategy = ?'),
+    subscribe: connection.prepare(
+      'INSERT OR IGNORE INTO subscriptions (user_id, strategy, instrument) VALUES (?, ?, ?)',
+    ),
+    subscribeMany: connection.prepare(
+      `INSERT OR IGNORE INTO subscriptions (user_id, strategy, instrument)
+       SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)`,
+    ),
+    endState: connection.prepare('DELETE FROM states WHERE scope = ? AND target = ?'),
+    setState: connection.prepare(
+      `INSERT OR REPLACE INTO states (scope, target, state, reason, seq, at_ms, key_id, until_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    squareOff: connection.prepare('INSERT INTO square_offs (day, seq) VALUES (?, ?)'),
+    // The close-only period after square-offs only ever grows, in memory (changes.ts) and here alike.
+    extendCloseOnly: connection.prepare(
+      `INSERT INTO states (scope, target, state, reason, seq, at_ms, key_id, until_ms)
+       VALUES ('square-off', '', 'CLOSE_ONLY', ?, ?, ?, ?, ?)
+       ON CONFLICT (scope, target) DO UPDATE SET
+         reason = excluded.reason, seq = excluded.seq, at_ms = excluded.at_ms, key_id = excluded.key_id,
+         until_ms = excluded.until_ms
+       WHERE excluded.until_ms > states.until_ms`,
+    ),
+    release: connection.prepare(
+      `INSERT INTO released_positions (released_seq, strategy, instrument, user_id, order_id, opened_at_ms)
+       SELECT ?, strategy, instrument, user_id, order_id, opened_at_ms FROM positions
+       WHERE strategy = ? AND instrument = ? AND user_id = ?`,
+    ),
+    profileVersion: connection.prepare(
+      `INSERT INTO profile_versions (version, sha256, first_order_id, loaded_at_ms, profile, change_seq)
+       VALUES (?, ?, ?, ?, ?, ?)`,
     ),
     open: connection.prepare(
       'INSERT INTO positions (strategy, instrument, user_id, order_id, opened_at_ms) VALUES (?, ?, ?, ?, ?)',
@@ -101,8 +140,11 @@ function prepare(connection: Database.Database) {
       `INSERT INTO trades (user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms)
        SELECT value ->> 0, ?, ?, value ->> 1, ?, value ->> 2, ? FROM json_each(?)`,
     ),
-    commitAll: connection.transaction((orders: readonly OrderWrite[]) => {
-      for (const order of orders) writeOrder(order);
+    commitAll: connection.transaction((writes: readonly LogWrite[]) => {
+      for (const write of writes) {
+        if (isChange(write)) writeChange(write);
+        else writeOrder(write);
+      }
     }),
     commitLastUses: connection.transaction((uses: readonly { keyId: string; atMs: number }[]) => {
       for (const use of uses) lastUse.run(use.atMs, use.keyId);
@@ -124,6 +166,8 @@ function writeOrder(o: OrderWrite): void {
     o.answer,
     o.fills,
     o.denials,
+    o.origin,
+    o.forUserId,
   );
   if (o.opened.length >= BULK_ROWS_MIN) {
     s.openMany.run(o.strategy, o.instrument, o.orderId, o.receivedAtMs, JSON.stringify(o.opened));
@@ -144,6 +188,50 @@ function writeOrder(o: OrderWrite): void {
       o.closed[i + 2],
       o.receivedAtMs,
     );
+  }
+}
+
+function writeChange(c: ChangeWrite): void {
+  const s = statements;
+  s.change.run(c.seq, c.kind, c.body, c.keyId, c.atMs);
+  for (const [userId, name] of c.users) s.addUser.run(userId, name);
+  const { effects } = c;
+  if (effects.clearAll) s.clearAllSubscriptions.run();
+  for (const [userId, strategy] of effects.clear) {
+    if (strategy === null) s.clearSubscriptions.run(userId);
+    else s.clearStrategy.run(userId, strategy);
+  }
+  if (effects.add.length >= BULK_ROWS_MIN) s.subscribeMany.run(JSON.stringify(effects.add));
+  else
+    for (const [userId, strategy, instrument] of effects.add) s.subscribe.run(userId, strategy, instrument);
+  const { state } = effects;
+  // Setting the gate's state ends a square-off's close-only period.
+  if (state?.scope === 'gate') s.endState.run('square-off', '');
+  if (state !== null && state.entry === null) s.endState.run(state.scope, state.target);
+  else if (state?.scope === 'square-off' && state.entry !== null) {
+    s.extendCloseOnly.run(state.entry.reason, c.seq, c.atMs, c.keyId, state.entry.untilMs);
+  } else if (state !== null && state.entry !== null) {
+    const { entry } = state;
+    s.setState.run(
+      state.scope,
+      state.target,
+      entry.state,
+      entry.reason,
+      c.seq,
+      c.atMs,
+      c.keyId,
+      entry.untilMs,
+    );
+  }
+  if (effects.squareOffDay !== null) s.squareOff.run(effects.squareOffDay, c.seq);
+  for (const [strategy, instrument, userId] of c.released) {
+    s.release.run(c.seq, strategy, instrument, userId);
+    const removed = s.close.run(strategy, instrument, userId).changes;
+    if (removed !== 1) throw disagreement(1, removed);
+  }
+  if (c.profile !== null) {
+    const { version, sha256, text } = c.profile;
+    s.profileVersion.run(version, sha256, c.seq + 1, c.atMs, text, c.seq);
   }
 }
 
