@@ -52,6 +52,7 @@ import {
 import type { KeyStore } from '../key-store.js';
 import { LeftPositions } from '../left-positions.js';
 import type { JsonPage } from '../page.js';
+import { reconcileProfile } from '../reconcile.js';
 import type { NamesQuery, OrdersQuery, PositionsQuery, TradesQuery } from '../rows.js';
 import {
   type ChangeResult,
@@ -409,23 +410,11 @@ export class PostgresStore implements Store {
    */
   async reconcileProfile(options: PostgresStoreOptions): Promise<void> {
     if (this.#file.sha256 === this.#base.sha256 && this.#version <= this.#base.afterSeq) return;
-    const difference = profileDifference(options.profile, this.#directory);
-    if (!differs(difference)) return;
-    if (options.importProfile === true) {
-      const result = await this.change(
-        { kind: 'import', profile: options.profile, text: options.profileText },
-        { keyId: null, atMs: Date.now() },
-      );
-      this.#logger.warn(
-        { version: result.seq, ...counts(difference) },
-        "profile file imported at start (--import-profile): the users in force are now the file's",
-      );
-      return;
-    }
-    this.#logger.warn(
-      { ...counts(difference), examples: examples(difference) },
-      'the profile file differs from the users in force in the database, which is the source of truth: nothing was applied; ' +
-        'run `ordergate import FILE` against the running server, or start with --import-profile, to apply it',
+    await reconcileProfile(
+      this,
+      this.#directory,
+      { profile: options.profile, text: options.profileText, importProfile: options.importProfile },
+      this.#logger,
     );
   }
 
@@ -1305,26 +1294,6 @@ function storedChanges(result: pg.QueryResult): StoredChange[] {
   return (
     result.rows as { seq: number; kind: string; body: string; key_id: string | null; at_ms: number }[]
   ).map((row) => ({ seq: row.seq, kind: row.kind, body: row.body, keyId: row.key_id, atMs: row.at_ms }));
-}
-
-function differs(difference: ProfileDifference): boolean {
-  return difference.added.length + difference.removed.length + difference.changed.length > 0;
-}
-
-function counts(difference: ProfileDifference) {
-  return {
-    usersAdded: difference.added.length,
-    usersRemoved: difference.removed.length,
-    usersChanged: difference.changed.length,
-  };
-}
-
-function examples(difference: ProfileDifference): string[] {
-  return [
-    ...difference.added.slice(0, 3).map((user) => `added ${user}`),
-    ...difference.removed.slice(0, 3).map((user) => `removed ${user}`),
-    ...difference.changed.slice(0, 3).map((user) => `changed ${user}`),
-  ];
 }
 
 function squaredOff(day: string): ChangeError {

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Profile } from '../../domain/profile.js';
 import type { GateStates } from '../../domain/states.js';
+import { loadStateRows, type StateRow } from '../reconcile.js';
 
 /** Rows per INSERT … SELECT unnest(…): a profile of 100,000 users has millions of subscriptions. */
 export const ROWS_PER_STATEMENT_MAX = 50_000;
@@ -291,28 +292,9 @@ export async function loadLiveBase(
 
 /** The states in force, as the table keeps them. */
 async function loadStates(client: pg.ClientBase, states: GateStates): Promise<void> {
-  states.clear();
   const rows = await client.query({
     text: 'SELECT scope, target, state, reason, seq, at_ms, key_id, until_ms FROM states',
     rowMode: 'array',
   });
-  for (const [scope, target, state, reason, seq, atMs, keyId, untilMs] of rows.rows as [
-    string,
-    string,
-    'CLOSE_ONLY' | 'HALTED',
-    string,
-    number,
-    number,
-    string | null,
-    number | null,
-  ][]) {
-    if (scope === 'square-off') {
-      states.closeOnlyUntilMs = untilMs ?? 0;
-      states.closeOnlySince = { seq, atMs };
-      continue;
-    }
-    const entry = { state, reason, seq, atMs, keyId };
-    if (scope === 'gate') states.gate = entry;
-    else states.set(scope as 'strategy' | 'user', scope === 'user' ? Number(target) : target, entry);
-  }
+  loadStateRows(states, rows.rows as unknown as StateRow[]);
 }

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Profile } from '../../domain/profile.js';
 import type { GateStates } from '../../domain/states.js';
+import { loadStateRows, type StateRow } from '../reconcile.js';
 
 export interface Users {
   readonly idOf: ReadonlyMap<string, number>;
@@ -144,33 +145,9 @@ export function changesAfter(db: Database.Database, seq: number, kinds?: readonl
 
 /** The states in force, as the table keeps them. */
 export function loadStates(db: Database.Database, states: GateStates): void {
-  states.clear();
   const rows = db
     .prepare('SELECT scope, target, state, reason, seq, at_ms, key_id, until_ms FROM states')
     .raw()
-    .all() as [
-    string,
-    string,
-    'CLOSE_ONLY' | 'HALTED',
-    string,
-    number,
-    number,
-    string | null,
-    number | null,
-  ][];
-  for (const [scope, target, state, reason, seq, atMs, keyId, untilMs] of rows) {
-    if (scope === 'square-off') {
-      states.closeOnlyUntilMs = untilMs ?? 0;
-      states.closeOnlySince = { seq, atMs };
-      continue;
-    }
-    const entry = { state, reason, seq, atMs, keyId };
-    if (scope === 'gate') states.gate = entry;
-    else
-      states.set(
-        scope as 'gate' | 'strategy' | 'user',
-        scope === 'user' ? Number(target) : target || null,
-        entry,
-      );
-  }
+    .all() as StateRow[];
+  loadStateRows(states, rows);
 }

@@ -41,6 +41,7 @@ import {
 } from '../directory.js';
 import { LeftPositions } from '../left-positions.js';
 import type { JsonPage } from '../page.js';
+import { reconcileProfile } from '../reconcile.js';
 import type { NamesQuery, OrdersQuery, PositionsQuery, TradesQuery } from '../rows.js';
 import {
   type ChangeResult,
@@ -274,23 +275,11 @@ export class SqliteStore implements Store {
   async reconcileProfile(options: SqliteStoreOptions): Promise<void> {
     const latest = latestProfileVersion(this.#db)!;
     if (sha256Of(options.profileText) === latest.sha256 && this.#version <= latest.appliesAfter) return;
-    const difference = profileDifference(options.profile, this.#directory);
-    if (!differs(difference)) return;
-    if (options.importProfile === true) {
-      const result = await this.change(
-        { kind: 'import', profile: options.profile, text: options.profileText },
-        { keyId: null, atMs: Date.now() },
-      );
-      this.#logger.warn(
-        { version: result.seq, ...counts(difference) },
-        "profile file imported at start (--import-profile): the users in force are now the file's",
-      );
-      return;
-    }
-    this.#logger.warn(
-      { ...counts(difference), examples: examples(difference) },
-      'the profile file differs from the users in force in the database, which is the source of truth: nothing was applied; ' +
-        'run `ordergate import FILE` against the running server, or start with --import-profile, to apply it',
+    await reconcileProfile(
+      this,
+      this.#directory,
+      { profile: options.profile, text: options.profileText, importProfile: options.importProfile },
+      this.#logger,
     );
   }
 
@@ -977,26 +966,6 @@ function toWrite(
     origin,
     forUserId,
   };
-}
-
-function differs(difference: ProfileDifference): boolean {
-  return difference.added.length + difference.removed.length + difference.changed.length > 0;
-}
-
-function counts(difference: ProfileDifference) {
-  return {
-    usersAdded: difference.added.length,
-    usersRemoved: difference.removed.length,
-    usersChanged: difference.changed.length,
-  };
-}
-
-function examples(difference: ProfileDifference): string[] {
-  return [
-    ...difference.added.slice(0, 3).map((user) => `added ${user}`),
-    ...difference.removed.slice(0, 3).map((user) => `removed ${user}`),
-    ...difference.changed.slice(0, 3).map((user) => `changed ${user}`),
-  ];
 }
 
 /** How a worker thread ended, for the log and /health: its uncaught error if it had one. */
