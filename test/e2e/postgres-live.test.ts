@@ -13,6 +13,7 @@ import test from 'node:test';
 import pg from 'pg';
 import { createDatabase, dropDatabase, uniqueDatabaseName } from '../helpers/postgres.js';
 import { runCli, type Server, startServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
 import {
   getJson,
   type LoggedOrder,
@@ -312,3 +313,63 @@ async function recordCount(url: string): Promise<number> {
     await client.end();
   }
 }
+
+test('the scheduled square-off on two instances of one database happens once: one record, one SELL per book, the other instance finds it done', {
+  timeout: 180_000,
+}, async (t) => {
+  const name = uniqueDatabaseName();
+  const url = await createDatabase(name);
+  t.after(() => dropDatabase(name));
+  // Both instances start with positions to close; the square-off is due a few seconds after the last start.
+  const seeded = await startServer(t, { profile: PROFILE, env: { DATABASE_URL: url } });
+  await order(seeded, 'STRATEGY_A', 'GRASIM', 'BUY');
+  await order(seeded, 'STRATEGY_X', 'ACC', 'BUY');
+  await seeded.stop();
+  const due = new Date(Date.now() + 8000);
+  const at = due.toISOString().slice(11, 19);
+  const schedule = {
+    DATABASE_URL: url,
+    SQUARE_OFF_AT: at,
+    SQUARE_OFF_TZ: 'UTC',
+    SQUARE_OFF_DAYS: 'sun,mon,tue,wed,thu,fri,sat',
+  };
+  const [a, b] = (await Promise.all(
+    [0, 1].map(() => startServer(t, { profile: PROFILE, env: schedule })),
+  )) as [Server, Server];
+  const day = due.toISOString().slice(0, 10);
+  await waitFor(
+    'both instances to see the square-off in force',
+    async () => {
+      const views = await Promise.all([a, b].map((server) => getJson<StatesView>(server, '/state')));
+      return views.every((view) => view.gate.state === 'CLOSE_ONLY');
+    },
+    60_000,
+    200,
+  );
+  assert.deepEqual(await readPositions(a), []);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const offs = await client.query('SELECT day FROM square_offs');
+    assert.deepEqual(
+      offs.rows.map((row) => row.day),
+      [day],
+      'one square-off for the day',
+    );
+    const records = await client.query(
+      "SELECT count(*)::integer AS n FROM changes WHERE kind = 'square-off'",
+    );
+    assert.equal(records.rows[0].n, 1, 'one square-off record');
+    const sells = await client.query("SELECT count(*)::integer AS n FROM orders WHERE origin = 'square-off'");
+    assert.equal(sells.rows[0].n, 2, 'one SELL per book that had positions');
+    const trades = await client.query('SELECT count(*)::integer AS n FROM trades');
+    assert.equal(trades.rows[0].n, 3, 'each of the three positions closed once');
+  } finally {
+    await client.end();
+  }
+  const refused = await order(b, 'STRATEGY_A', 'GRASIM', 'BUY');
+  assert.equal(refused.reason, 'CLOSE_ONLY');
+  const check = await runCli(['check', '--database-url', url]);
+  assert.equal(check.code, 0, check.stdout);
+  assert.match(check.stdout, /mismatches: 0/);
+});
