@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRandom, type Random } from '../domain/random.js';
 import type { Universe } from '../domain/universe.js';
+import { parseJsonObject } from './api-client.js';
 import {
   helpRequested,
   integerFlag,
@@ -229,17 +230,6 @@ function describeErrorAnswer(status: number, text: string): string {
     return `HTTP ${status} ${body.error ?? ''}: ${body.message ?? ''}`;
   }
   return `HTTP ${status}: ${text.slice(0, 200)}`;
-}
-
-function parseJsonObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 // Failures where nothing reached a server: stop at once rather than fail every remaining order.
