@@ -24,6 +24,8 @@ export interface Order {
   readonly strategy: string;
   readonly instrument: string;
   readonly side: Side;
+  /** How many units the strategy trades: each user's fill is this sized by their subscription. */
+  readonly quantity: number;
   readonly clientOrderId: string | null;
 }
 

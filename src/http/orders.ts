@@ -199,7 +199,7 @@ function toOrder(
   clientOrderId: string | null,
 ): Order {
   // The schema has already checked the side; parseSide only normalises its letter case.
-  return { strategy, instrument, side: parseSide(position)!, clientOrderId };
+  return { strategy, instrument, side: parseSide(position)!, quantity: 1, clientOrderId };
 }
 
 function sendPlaced(reply: FastifyReply, placed: PlacedOrder, body: string): FastifyReply {

@@ -129,6 +129,7 @@ export class LogReplay {
       strategy: row.strategy,
       instrument: row.instrument,
       side: row.side,
+      quantity: 1,
       clientOrderId: row.clientOrderId,
     };
     const holders = this.book.holdersOf(row.strategy, row.instrument);

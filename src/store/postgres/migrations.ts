@@ -134,6 +134,16 @@ const MIGRATIONS: readonly string[] = [
   UPDATE profile_versions SET change_seq = 0
   WHERE version = (SELECT current_profile_version FROM ordergate_schema WHERE id = 1);
   `,
+  // Quantities and webhooks, as in the SQLite schema's migration 8; the scope of positions is kept in
+  // the schema row, written once by the first instance that opens the database at this version.
+  `
+  ALTER TABLE orders ADD COLUMN quantity bigint;
+  ALTER TABLE positions ADD COLUMN quantity bigint NOT NULL DEFAULT 1;
+  ALTER TABLE trades ADD COLUMN quantity bigint NOT NULL DEFAULT 1;
+  ALTER TABLE released_positions ADD COLUMN quantity bigint NOT NULL DEFAULT 1;
+  ALTER TABLE api_keys ADD COLUMN webhook boolean NOT NULL DEFAULT false CHECK (NOT webhook OR role = 'strategy');
+  ALTER TABLE ordergate_schema ADD COLUMN position_scope text CHECK (position_scope IN ('strategy', 'account'));
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

@@ -974,7 +974,7 @@ export class PostgresStore implements Store {
     await this.#users.learn(client, holders.keys());
     const drawn = await client.query<{ id: number }>("SELECT nextval('order_ids') AS id");
     const orderId = drawn.rows[0]!.id;
-    const order: Order = { strategy, instrument, side: 'SELL', clientOrderId: null };
+    const order: Order = { strategy, instrument, side: 'SELL', quantity: 1, clientOrderId: null };
     const json = renderAnswer({ orderId, order, receivedAtMs: atMs, origin }, decision, this.#users.nameJson);
     const written = await client.query<{ closed: number }>(WRITE_ORDER, [
       ...writeParameters(order, orderId, atMs, version, decision, json),

@@ -122,6 +122,18 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE orders ADD COLUMN for_user_id INTEGER;
   ALTER TABLE profile_versions ADD COLUMN change_seq INTEGER;
   `,
+  // Quantities and webhooks. An order's quantity is null for the orders logged before quantities
+  // existed: their answers carry no quantity fields, and their fills were one unit each. Positions,
+  // trades and released positions carry their whole units (integers: sizing is exact, see sizing.ts).
+  // A webhook key is a strategy key whose token travels in a URL, accepted there only. The scope of
+  // positions is written to meta once, when the store first opens the database at this version.
+  `
+  ALTER TABLE orders ADD COLUMN quantity INTEGER;
+  ALTER TABLE positions ADD COLUMN quantity INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE trades ADD COLUMN quantity INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE released_positions ADD COLUMN quantity INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE api_keys ADD COLUMN webhook INTEGER NOT NULL DEFAULT 0 CHECK (webhook = 0 OR role = 'strategy');
+  `,
 ];
 
 /** The identity drawn by the migration above. */

@@ -779,6 +779,7 @@ export class SqliteStore implements Store {
         strategy: close.strategy,
         instrument: close.instrument,
         side: 'SELL',
+        quantity: 1,
         clientOrderId: null,
       };
       const head = { orderId, order, receivedAtMs: actor.atMs, origin };
