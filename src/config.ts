@@ -3,6 +3,7 @@
 
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { POSITION_SCOPES, type PositionScope } from './domain/book.js';
 
 export interface Config {
   readonly port: number;
@@ -33,6 +34,8 @@ export interface Config {
   readonly ordersInFlightMax: number;
   /** Apply the profile file at start when it differs from the users in force (an import in the log). */
   readonly importProfile: boolean;
+  /** How positions are kept: per (user, strategy, instrument), or per (user, instrument). */
+  readonly positionScope: PositionScope;
   readonly squareOff: SquareOffConfig;
 }
 
@@ -167,6 +170,14 @@ export const SETTINGS = {
     help: 'apply PROFILE_PATH at start when it differs from the users in force in the database (logged as an import); without it a difference is only reported',
     boolean: true,
   },
+  positionScope: {
+    env: 'POSITION_SCOPE',
+    flag: 'position-scope',
+    fallback: 'strategy',
+    help:
+      'strategy: a position per user, strategy and instrument; account: per user and instrument, whichever ' +
+      'strategy opened it (fixed when the database is made)',
+  },
   squareOffAt: {
     env: 'SQUARE_OFF_AT',
     flag: 'square-off-at',
@@ -265,6 +276,9 @@ export function loadConfig(
     problems,
   );
   const importProfile = booleanOf(SETTINGS.importProfile, flags, env, problems);
+  const positionScope = read(SETTINGS.positionScope) as PositionScope;
+  if (!POSITION_SCOPES.includes(positionScope))
+    problems.push(`POSITION_SCOPE must be strategy or account, got ${JSON.stringify(positionScope)}`);
   const squareOff = squareOffOf(read, problems);
   if (problems.length > 0) throw new ConfigError(problems.join('; '));
   return {
@@ -282,6 +296,7 @@ export function loadConfig(
     keyRequestsPerSecondMax,
     ordersInFlightMax,
     importProfile,
+    positionScope,
     squareOff,
   };
 }

@@ -124,6 +124,7 @@ async function serve(config: Config, logs: Logs): Promise<number> {
       logger,
       ordersInFlightMax: config.ordersInFlightMax,
       importProfile: config.importProfile,
+      positionScope: config.positionScope,
     });
   } catch (error) {
     if (error instanceof DatabaseInUseError) {

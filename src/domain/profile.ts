@@ -1,14 +1,71 @@
-// The seed's profile format: { "<user>": { "<STRATEGY>": ["<INSTRUMENT>", ...] } }. Parsed whole and
-// validated whole: a profile with any problem is refused with the user and the problem named,
-// never half-loaded.
+// The seed's profile format: { "<user>": { "<STRATEGY>": ["<INSTRUMENT>", ...] } }, where a strategy
+// may instead carry its sizing: { "instruments": [...], "multiplier": "0.5" } or { "instruments":
+// [...], "quantity": 50 }. Parsed whole and validated whole: a profile with any problem is refused
+// with the user and the problem named, never half-loaded.
 
 import { duplicateKeys } from './duplicate-keys.js';
 import { isValidName, NAME_LENGTH_MAX } from './order.js';
-import type { StrategySubscribers, UserId } from './rules.js';
+import type { StrategySubscribers, Terms, UserId } from './rules.js';
+import {
+  isUnit,
+  MULTIPLIER_RULE,
+  multiplierText,
+  parseMultiplier,
+  parseQuantity,
+  QUANTITY_RULE,
+  type Sizing,
+  SizingPool,
+  UNIT_SIZING,
+} from './sizing.js';
 
 export interface Subscription {
   readonly strategy: string;
   readonly instruments: readonly string[];
+  readonly sizing: Sizing;
+}
+
+/** A subscription as the profile and the API write it: the seed's list, or an object with its sizing. */
+export type SubscriptionJson =
+  | readonly string[]
+  | { readonly instruments: readonly string[]; readonly multiplier?: string; readonly quantity?: number };
+
+export function subscriptionJson(subscription: Subscription): SubscriptionJson {
+  const { instruments, sizing } = subscription;
+  if (isUnit(sizing)) return instruments;
+  if (sizing.fixed !== null) return { instruments, quantity: sizing.fixed };
+  return { instruments, multiplier: multiplierText(sizing.multiplierE4) };
+}
+
+const SIZED_FIELDS = new Set(['instruments', 'multiplier', 'quantity']);
+
+/**
+ * A strategy's entry: the seed's list, or { instruments, multiplier | quantity }. The problem is
+ * returned in words, for the caller to place (a profile names the user, the API the field).
+ */
+export function parseSubscriptionValue(
+  value: unknown,
+  pool: SizingPool,
+): { instruments: unknown; sizing: Sizing } | string {
+  if (Array.isArray(value)) return { instruments: value, sizing: UNIT_SIZING };
+  if (!isPlainObject(value))
+    return 'must be a list of instrument names, or { "instruments": [...], "multiplier": "0.5" }';
+  const unknown = Object.keys(value).find((key) => !SIZED_FIELDS.has(key));
+  if (unknown !== undefined)
+    return `has an unknown field ${JSON.stringify(unknown)}: the fields are instruments, multiplier and quantity`;
+  if (value.multiplier !== undefined && value.quantity !== undefined)
+    return 'gives both a multiplier and a quantity: give one, or neither for one unit per unit ordered';
+  if (value.quantity !== undefined) {
+    const fixed = parseQuantity(value.quantity);
+    if (fixed === null || typeof value.quantity !== 'number')
+      return `quantity ${JSON.stringify(value.quantity)} must be ${QUANTITY_RULE}`;
+    return { instruments: value.instruments, sizing: pool.of(0, fixed) };
+  }
+  if (value.multiplier !== undefined) {
+    const e4 = parseMultiplier(value.multiplier);
+    if (e4 === null) return `multiplier ${JSON.stringify(value.multiplier)} must be ${MULTIPLIER_RULE}`;
+    return { instruments: value.instruments, sizing: pool.of(e4, null) };
+  }
+  return { instruments: value.instruments, sizing: UNIT_SIZING };
 }
 
 export interface UserProfile {
@@ -109,6 +166,7 @@ class ProfileParser {
   readonly #lastList = new Map<string, readonly string[]>();
   /** Per strategy, the distinct instruments of all its users and the lists already counted into them. */
   readonly #traded = new Map<string, { instruments: Set<string>; lists: Set<readonly string[]> }>();
+  readonly #sizings = new SizingPool();
 
   constructor(source: string) {
     this.#source = source;
@@ -128,7 +186,9 @@ class ProfileParser {
     for (const strategy in strategies) {
       if (!this.#isValid(strategy))
         throw this.#error(user, strategy, `the strategy name must be ${nameRule}`);
-      const instruments = this.#instruments(user, strategy, strategies[strategy]);
+      const entry = parseSubscriptionValue(strategies[strategy], this.#sizings);
+      if (typeof entry === 'string') throw this.#error(user, strategy, entry);
+      const instruments = this.#instruments(user, strategy, entry.instruments);
       pairs += instruments.length;
       if (pairs > SUBSCRIPTIONS_PER_USER_MAX) {
         throw this.#error(
@@ -138,7 +198,7 @@ class ProfileParser {
         );
       }
       this.#count(user, strategy, instruments);
-      subscriptions.push({ strategy, instruments });
+      subscriptions.push({ strategy, instruments, sizing: entry.sizing });
     }
     if (subscriptions.length === 0) throw this.#error(user, null, 'trades no strategy');
     return { user, subscriptions };
@@ -214,24 +274,37 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 export type SubscriptionIndex = ReadonlyMap<string, StrategySubscribers>;
 
 export function indexSubscriptions(profile: Profile, userIdOf: (user: string) => UserId): SubscriptionIndex {
-  const index = new Map<string, Map<UserId, ReadonlySet<string>>>();
-  // Identical lists are one array (see ProfileParser), so they share one Set too.
-  const sets = new Map<readonly string[], ReadonlySet<string>>();
+  const index = new Map<string, Map<UserId, Terms>>();
+  const terms = new TermsPool();
   for (const { user, subscriptions } of profile) {
     const userId = userIdOf(user);
-    for (const { strategy, instruments } of subscriptions) {
-      let subscribers = index.get(strategy);
+    for (const subscription of subscriptions) {
+      let subscribers = index.get(subscription.strategy);
       if (subscribers === undefined) {
         subscribers = new Map();
-        index.set(strategy, subscribers);
+        index.set(subscription.strategy, subscribers);
       }
-      let set = sets.get(instruments);
-      if (set === undefined) {
-        set = new Set(instruments);
-        sets.set(instruments, set);
-      }
-      subscribers.set(userId, set);
+      subscribers.set(userId, terms.of(subscription));
     }
   }
   return index;
+}
+
+/** Identical lists are one array (see ProfileParser), so they share one Set, and one Terms per sizing. */
+export class TermsPool {
+  readonly #sets = new Map<readonly string[], { set: ReadonlySet<string>; bySizing: Map<Sizing, Terms> }>();
+
+  of({ instruments, sizing }: Subscription): Terms {
+    let known = this.#sets.get(instruments);
+    if (known === undefined) {
+      known = { set: new Set(instruments), bySizing: new Map() };
+      this.#sets.set(instruments, known);
+    }
+    let terms = known.bySizing.get(sizing);
+    if (terms === undefined) {
+      terms = { instruments: known.set, sizing };
+      known.bySizing.set(sizing, terms);
+    }
+    return terms;
+  }
 }

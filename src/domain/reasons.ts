@@ -20,12 +20,14 @@ export const USER_REASONS = [
   {
     code: 'POSITION_ALREADY_OPEN',
     number: 2,
-    description: 'BUY: the user already holds an open position for this strategy and instrument.',
+    description:
+      "BUY: the user already holds an open position for this strategy and instrument (in `account` scope: in this instrument, from any of the user's strategies).",
   },
   {
     code: 'NO_OPEN_POSITION',
     number: 3,
-    description: 'SELL: the user holds no open position for this strategy and instrument to close.',
+    description:
+      'SELL: the user holds no open position for this strategy and instrument to close (in `account` scope: none in this instrument, from any strategy).',
   },
   {
     code: 'STRATEGY_HALTED',
@@ -47,6 +49,12 @@ export const USER_REASONS = [
     number: 7,
     description:
       'BUY: the gate, the strategy or the user is CLOSE_ONLY (set by an operator, or after a square-off): only SELLs go through.',
+  },
+  {
+    code: 'QUANTITY_ZERO',
+    number: 8,
+    description:
+      "BUY: the order's quantity times the user's multiplier rounds down to 0 whole units, so there is nothing to buy.",
   },
 ] as const satisfies readonly ReasonInfo[];
 

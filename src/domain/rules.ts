@@ -1,8 +1,9 @@
 // The rules of the gate, as one pure function: no I/O, no clock, no state of its own.
 // Every store calls it; the property tests run it against an independent model.
 
-import type { Side } from './order.js';
+import type { Order, Side } from './order.js';
 import type { OrderReason, UserReason } from './reasons.js';
+import { type Sizing, sizedQuantity } from './sizing.js';
 import { type OrderStates, userBlock } from './states.js';
 
 export type UserId = number;
@@ -10,16 +11,39 @@ export type UserId = number;
 export interface OpenPosition {
   readonly orderId: number;
   readonly openedAtMs: number;
+  /** Whole units held. */
+  readonly quantity: number;
+  /** The strategy whose BUY opened it: in `account` scope one book holds every strategy's positions. */
+  readonly strategy: string;
 }
 
-/** The users of one strategy, in profile order, each with the instruments their profile gives it. */
-export type StrategySubscribers = ReadonlyMap<UserId, ReadonlySet<string>>;
+/** What one subscription gives a user: the instruments, and how their orders are sized. */
+export interface Terms {
+  readonly instruments: ReadonlySet<string>;
+  readonly sizing: Sizing;
+}
 
-/** The open positions of one (strategy, instrument), by user. */
+/** The users of one strategy, in profile order, each with the terms of their subscription. */
+export type StrategySubscribers = ReadonlyMap<UserId, Terms>;
+
+/**
+ * The open positions an order meets, by user: those of its (strategy, instrument) in `strategy`
+ * scope, every strategy's positions in the instrument in `account` scope.
+ */
 export type Holders = ReadonlyMap<UserId, OpenPosition>;
+
+/** What decide() needs of the order itself. */
+export interface OrderTerms {
+  readonly strategy: string;
+  readonly instrument: string;
+  readonly side: Side;
+  readonly quantity: number;
+}
 
 export interface Fill {
   readonly userId: UserId;
+  /** Units bought (the order's quantity sized by the subscription) or sold (the whole position). */
+  readonly quantity: number;
   /** For a SELL, the position it closes; null for a BUY. */
   readonly closes: OpenPosition | null;
 }
@@ -41,34 +65,37 @@ const noHolders: Holders = new Map();
 
 /**
  * Decides an order for every user it concerns: the strategy's subscribers and, for a SELL, anyone
- * who holds the (strategy, instrument), since a held position can always be closed even after the
- * profile changed. Cost is linear in those users, never in the users of other strategies. The states
- * in force (halts, close-only) come first: a user they block gets their code, whatever else applies.
+ * who holds a position the strategy opened in the instrument, since a held position can always be
+ * closed even after the profile changed. Cost is linear in those users, never in the users of other
+ * strategies. The states in force (halts, close-only) come first: a user they block gets their code,
+ * whatever else applies. A BUY buys each user the order's quantity sized by their subscription (a
+ * user it comes to 0 for is denied); a SELL sells the whole position, as the seed's rules have it.
  */
 export function decide(
-  side: Side,
-  instrument: string,
+  order: OrderTerms,
   subscribers: StrategySubscribers = noSubscribers,
   holders: Holders = noHolders,
   states: OrderStates | null = null,
 ): Decision {
-  if (states !== null) return decideUnderStates(side, instrument, subscribers, holders, states);
+  if (states !== null) return decideUnderStates(order, subscribers, holders, states);
+  const { instrument, quantity } = order;
   const fills: Fill[] = [];
   const denials: Denial[] = [];
-  if (side === 'BUY') {
-    for (const [userId, instruments] of subscribers) {
-      if (!instruments.has(instrument)) denials.push({ userId, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
+  if (order.side === 'BUY') {
+    for (const [userId, terms] of subscribers) {
+      if (!terms.instruments.has(instrument)) denials.push({ userId, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
       else if (holders.has(userId)) denials.push({ userId, reason: 'POSITION_ALREADY_OPEN' });
-      else fills.push({ userId, closes: null });
+      else buy(fills, denials, userId, sizedQuantity(terms.sizing, quantity));
     }
   } else {
-    for (const [userId, instruments] of subscribers) {
+    for (const [userId, terms] of subscribers) {
       const held = holders.get(userId);
-      if (held !== undefined) fills.push({ userId, closes: held });
-      else if (!instruments.has(instrument)) denials.push({ userId, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
+      if (held !== undefined) fills.push({ userId, quantity: held.quantity, closes: held });
+      else if (!terms.instruments.has(instrument))
+        denials.push({ userId, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
       else denials.push({ userId, reason: 'NO_OPEN_POSITION' });
     }
-    for (const leaver of leavers(subscribers, holders)) fills.push(leaver);
+    for (const leaver of leavers(order.strategy, subscribers, holders)) fills.push(leaver);
   }
   return {
     status: fills.length > 0 ? 'ACCEPTED' : 'REJECTED',
@@ -80,30 +107,31 @@ export function decide(
 
 /** The same rules, each user first checked against the states in force. */
 function decideUnderStates(
-  side: Side,
-  instrument: string,
+  order: OrderTerms,
   subscribers: StrategySubscribers,
   holders: Holders,
   states: OrderStates,
 ): Decision {
+  const { side, instrument, quantity } = order;
   const fills: Fill[] = [];
   const denials: Denial[] = [];
-  for (const [userId, instruments] of subscribers) {
+  for (const [userId, terms] of subscribers) {
     const block = userBlock(states, userId, side);
     if (block !== null) denials.push({ userId, reason: block });
     else if (side === 'BUY') {
-      if (!instruments.has(instrument)) denials.push({ userId, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
+      if (!terms.instruments.has(instrument)) denials.push({ userId, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
       else if (holders.has(userId)) denials.push({ userId, reason: 'POSITION_ALREADY_OPEN' });
-      else fills.push({ userId, closes: null });
+      else buy(fills, denials, userId, sizedQuantity(terms.sizing, quantity));
     } else {
       const held = holders.get(userId);
-      if (held !== undefined) fills.push({ userId, closes: held });
-      else if (!instruments.has(instrument)) denials.push({ userId, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
+      if (held !== undefined) fills.push({ userId, quantity: held.quantity, closes: held });
+      else if (!terms.instruments.has(instrument))
+        denials.push({ userId, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
       else denials.push({ userId, reason: 'NO_OPEN_POSITION' });
     }
   }
   if (side === 'SELL') {
-    for (const leaver of leavers(subscribers, holders)) {
+    for (const leaver of leavers(order.strategy, subscribers, holders)) {
       const block = userBlock(states, leaver.userId, side);
       if (block === null) fills.push(leaver);
       else denials.push({ userId: leaver.userId, reason: block });
@@ -118,18 +146,29 @@ function decideUnderStates(
   };
 }
 
+function buy(fills: Fill[], denials: Denial[], userId: UserId, quantity: number): void {
+  if (quantity === 0) denials.push({ userId, reason: 'QUANTITY_ZERO' });
+  else fills.push({ userId, quantity, closes: null });
+}
+
 /**
  * A SELL the gate itself sends (a square-off, a leaver's positions closed at once): it closes the
- * positions of this book held by `userId` (or by everyone, when null), whatever the states and the
- * subscriptions, in user-id order. Nobody is denied.
+ * positions `strategy` opened in this book, held by `userId` (or by everyone, when null), whatever the
+ * states and the subscriptions, in user-id order. Nobody is denied.
  */
-export function decideClose(holders: Holders = noHolders, userId: UserId | null = null): Decision {
+export function decideClose(
+  strategy: string,
+  holders: Holders = noHolders,
+  userId: UserId | null = null,
+): Decision {
   const fills: Fill[] = [];
   if (userId !== null) {
     const held = holders.get(userId);
-    if (held !== undefined) fills.push({ userId, closes: held });
+    if (held !== undefined && held.strategy === strategy)
+      fills.push({ userId, quantity: held.quantity, closes: held });
   } else {
-    for (const [holder, held] of holders) fills.push({ userId: holder, closes: held });
+    for (const [holder, held] of holders)
+      if (held.strategy === strategy) fills.push({ userId: holder, quantity: held.quantity, closes: held });
     fills.sort((a, b) => a.userId - b.userId);
   }
   return {
@@ -141,13 +180,15 @@ export function decideClose(holders: Holders = noHolders, userId: UserId | null 
 }
 
 /**
- * Holders who left the strategy, by user id: a book rebuilt from the database after a restart
- * iterates in another order than the one built live, and the answer must not depend on that.
+ * Holders of positions the strategy opened who left it, by user id: a book rebuilt from the database
+ * after a restart iterates in another order than the one built live, and the answer must not depend
+ * on that. (In `account` scope the book also holds other strategies' positions: those stay.)
  */
-function leavers(subscribers: StrategySubscribers, holders: Holders): Fill[] {
+function leavers(strategy: string, subscribers: StrategySubscribers, holders: Holders): Fill[] {
   const found: Fill[] = [];
   for (const [userId, held] of holders) {
-    if (!subscribers.has(userId)) found.push({ userId, closes: held });
+    if (!subscribers.has(userId) && held.strategy === strategy)
+      found.push({ userId, quantity: held.quantity, closes: held });
   }
   found.sort((a, b) => a.userId - b.userId);
   return found;
@@ -157,4 +198,11 @@ function orderReason(fills: readonly Fill[], denials: readonly Denial[]): OrderR
   if (fills.length > 0) return null;
   if (denials.length === 0) return 'STRATEGY_NOT_TRADED';
   return 'NO_USER_ELIGIBLE';
+}
+
+/** The order of a SELL the gate sends itself: its quantity is what it sells in all. */
+export function systemSell(strategy: string, instrument: string, decision: Decision): Order {
+  let quantity = 0;
+  for (const fill of decision.fills) quantity += fill.quantity;
+  return { strategy, instrument, side: 'SELL', quantity, clientOrderId: null };
 }

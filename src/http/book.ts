@@ -29,6 +29,7 @@ export const Position = Type.Object({
   user: Type.String(),
   strategy: Type.String(),
   instrument: Type.String(),
+  quantity: Type.Integer({ description: 'Whole units held' }),
   order_id: Type.Integer({ description: 'The BUY that opened it' }),
   opened_at: Timestamp,
 });
@@ -36,8 +37,9 @@ export const Position = Type.Object({
 export const Trade = Type.Object({
   trade_id: Type.Integer(),
   user: Type.String(),
-  strategy: Type.String(),
+  strategy: Type.String({ description: 'The strategy that opened the position' }),
   instrument: Type.String(),
+  quantity: Type.Integer({ description: 'Whole units bought and sold' }),
   buy_order_id: Type.Integer(),
   sell_order_id: Type.Integer(),
   opened_at: Timestamp,
@@ -46,10 +48,33 @@ export const Trade = Type.Object({
 
 export const UserSummary = Type.Object({
   user: Type.String(),
-  strategies: Type.Record(Type.String(), Type.Array(Type.String()), {
-    description: 'strategy → its instruments',
-  }),
+  strategies: Type.Record(
+    Type.String(),
+    Type.Union([
+      Type.Array(Type.String()),
+      Type.Object({
+        instruments: Type.Array(Type.String()),
+        multiplier: Type.Optional(Type.String()),
+        quantity: Type.Optional(Type.Integer()),
+      }),
+    ]),
+    { description: 'strategy → its instruments, or → { instruments, multiplier | quantity } when sized' },
+  ),
   open_positions: Type.Integer(),
+});
+
+const Holdings = Type.Object({
+  user: Type.String(),
+  holdings: Type.Array(
+    Type.Object({
+      instrument: Type.String(),
+      quantity: Type.Integer({ description: 'Whole units held in all' }),
+      strategies: Type.Record(Type.String(), Type.Integer(), {
+        description: 'strategy that opened a position → its quantity',
+      }),
+    }),
+    { description: 'By instrument name' },
+  ),
 });
 
 export const StrategySummary = Type.Object({
@@ -146,6 +171,27 @@ export function bookRoutes(app: FastifyInstance, { store }: Services): void {
     },
     async (request, reply) => {
       const json = await store.user(request.params.name);
+      if (json === undefined)
+        throw new HttpError('USER_NOT_FOUND', `no user is named ${JSON.stringify(request.params.name)}`);
+      return reply.type('application/json').send(json);
+    },
+  );
+
+  app.get<{ Params: Static<typeof UserParams> }>(
+    '/users/:name/holdings',
+    {
+      config: { access: 'read' },
+      schema: {
+        summary: "A user's net quantity per instrument, across strategies",
+        description:
+          "What a broker shows the account holding: each instrument's open quantity in all, and how much each strategy's positions hold.",
+        tags: ['profile'],
+        params: UserParams,
+        response: responses(Holdings, 404),
+      },
+    },
+    async (request, reply) => {
+      const json = await store.holdings(request.params.name);
       if (json === undefined)
         throw new HttpError('USER_NOT_FOUND', `no user is named ${JSON.stringify(request.params.name)}`);
       return reply.type('application/json').send(json);

@@ -6,6 +6,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Profile, ProfileError, parseProfile, type Subscription } from '../domain/profile.js';
+import { MULTIPLIER_RULE, QUANTITY_RULE } from '../domain/sizing.js';
 import { GATE_STATES, type GateState, STATE_REASON_LENGTH_MAX } from '../domain/states.js';
 import {
   type Actor,
@@ -25,16 +26,31 @@ const SubscriptionParams = Type.Object({ name: Name('The user'), strategy: Name(
 const Instruments = Type.Array(Type.String(), {
   description: 'The instruments of this strategy the user trades: names, at least one, each once',
 });
+const Multiplier = Type.Union([Type.String(), Type.Number()], {
+  description: `The user's quantity per unit ordered, rounded down to whole units: ${MULTIPLIER_RULE} (default 1)`,
+});
+const FixedQuantity = Type.Integer({
+  description: `A fixed quantity per order, whatever the order's quantity: ${QUANTITY_RULE}`,
+});
+const SizedFields = {
+  instruments: Instruments,
+  multiplier: Type.Optional(Multiplier),
+  quantity: Type.Optional(FixedQuantity),
+};
 const UserBody = Type.Object(
   {
-    subscriptions: Type.Record(Type.String(), Instruments, {
-      description:
-        'strategy → instruments: one entry of the seed’s profile, { "STRATEGY_A": ["GRASIM", "EICHER"] }',
-    }),
+    subscriptions: Type.Record(
+      Type.String(),
+      Type.Union([Instruments, Type.Object(SizedFields, { additionalProperties: false })]),
+      {
+        description:
+          'strategy → instruments, or → { instruments, multiplier | quantity }: one entry of the seed’s profile, { "STRATEGY_A": ["GRASIM", "EICHER"] }',
+      },
+    ),
   },
   { additionalProperties: false },
 );
-const SubscriptionBody = Type.Object({ instruments: Instruments }, { additionalProperties: false });
+const SubscriptionBody = Type.Object(SizedFields, { additionalProperties: false });
 
 const Positions = Type.Unsafe<Disposition>({
   type: 'string',
@@ -161,12 +177,17 @@ export function liveRoutes(app: FastifyInstance, services: Services): void {
     },
     async (request, reply) => {
       const { name, strategy } = request.params;
-      const [subscription] = checkedSubscriptions(name, { [strategy]: request.body.instruments });
+      const { instruments, multiplier, quantity } = request.body;
+      const unsized = multiplier === undefined && quantity === undefined;
+      const [subscription] = checkedSubscriptions(name, {
+        [strategy]: unsized ? instruments : { instruments, multiplier, quantity },
+      });
       const json = await change(request, {
         kind: 'subscription-put',
         user: name,
         strategy,
         instruments: subscription!.instruments,
+        sizing: subscription!.sizing,
       });
       return reply.type('application/json').send(json);
     },
@@ -339,10 +360,7 @@ export function liveRoutes(app: FastifyInstance, services: Services): void {
 export const PROFILE_BODY_BYTES_MAX = 256 * 1024 * 1024;
 
 /** The profile's own rules (names, empty or repeated lists, limits), with the same messages. */
-function checkedSubscriptions(
-  user: string,
-  subscriptions: Record<string, string[]>,
-): readonly Subscription[] {
+function checkedSubscriptions(user: string, subscriptions: Record<string, unknown>): readonly Subscription[] {
   try {
     const [entry] = parseProfile(JSON.stringify({ [user]: subscriptions }), 'body');
     return entry!.subscriptions;

@@ -17,6 +17,7 @@ import {
   Name,
   NextAfterId,
   OrderAnswer,
+  Quantity,
   responses,
   SeedAnswer,
   Side,
@@ -27,6 +28,7 @@ const SeedOrderBody = Type.Object(
     STRATEGY: Name('The strategy placing the order, e.g. STRATEGY_A'),
     INSTRUMENT: Name('The NSE symbol, e.g. GRASIM'),
     POSITION: Side,
+    QUANTITY: Type.Optional(Quantity),
   },
   { additionalProperties: false },
 );
@@ -36,6 +38,7 @@ const OrderBody = Type.Object(
     strategy: Name('The strategy placing the order, e.g. STRATEGY_A'),
     instrument: Name('The NSE symbol, e.g. GRASIM'),
     position: Side,
+    quantity: Type.Optional(Quantity),
     client_order_id: Type.Optional(ClientOrderId),
   },
   { additionalProperties: false },
@@ -111,10 +114,10 @@ export function orderRoutes(app: FastifyInstance, { gate, store }: Services): vo
       },
     },
     async (request, reply) => {
-      const { STRATEGY, INSTRUMENT, POSITION } = request.body;
+      const { STRATEGY, INSTRUMENT, POSITION, QUANTITY } = request.body;
       const clientOrderId = request.headers['idempotency-key'] ?? null;
       request.placing = true;
-      const placed = await gate.place(toOrder(STRATEGY, INSTRUMENT, POSITION, clientOrderId));
+      const placed = await gate.place(toOrder(STRATEGY, INSTRUMENT, POSITION, QUANTITY, clientOrderId));
       return sendPlaced(reply, placed, withResponseField(placed.json, placed.status));
     },
   );
@@ -134,7 +137,7 @@ export function orderRoutes(app: FastifyInstance, { gate, store }: Services): vo
       },
     },
     async (request, reply) => {
-      const { strategy, instrument, position, client_order_id } = request.body;
+      const { strategy, instrument, position, quantity, client_order_id } = request.body;
       const header = request.headers['idempotency-key'];
       if (header !== undefined && client_order_id !== undefined && header !== client_order_id) {
         throw new HttpError(
@@ -145,7 +148,7 @@ export function orderRoutes(app: FastifyInstance, { gate, store }: Services): vo
       }
       request.placing = true;
       const placed = await gate.place(
-        toOrder(strategy, instrument, position, client_order_id ?? header ?? null),
+        toOrder(strategy, instrument, position, quantity, client_order_id ?? header ?? null),
       );
       return sendPlaced(reply, placed, placed.json);
     },
@@ -196,10 +199,11 @@ function toOrder(
   strategy: string,
   instrument: string,
   position: string,
+  quantity: number | undefined,
   clientOrderId: string | null,
 ): Order {
-  // The schema has already checked the side; parseSide only normalises its letter case.
-  return { strategy, instrument, side: parseSide(position)!, quantity: 1, clientOrderId };
+  // The schema has already checked the side and the quantity; parseSide only normalises its letter case.
+  return { strategy, instrument, side: parseSide(position)!, quantity: quantity ?? 1, clientOrderId };
 }
 
 function sendPlaced(reply: FastifyReply, placed: PlacedOrder, body: string): FastifyReply {

@@ -4,6 +4,7 @@
 import { type TSchema, Type } from '@sinclair/typebox';
 import { CLIENT_ORDER_ID_LENGTH_MAX, NAME_LENGTH_MAX, NAME_PATTERN, NAME_RULE } from '../domain/order.js';
 import { ORDER_REASONS, USER_REASONS } from '../domain/reasons.js';
+import { QUANTITY_MAX } from '../domain/sizing.js';
 import {
   CURSOR_LENGTH_MAX,
   CURSOR_PATTERN,
@@ -49,6 +50,14 @@ export const IdempotencyHeaders = Type.Object({
 
 const Timestamp = Type.String({ format: 'date-time' });
 
+export const Quantity = Type.Integer({
+  minimum: 1,
+  maximum: QUANTITY_MAX,
+  default: 1,
+  description:
+    "Whole units (default 1). Each user's BUY is this times their subscription's multiplier, rounded down (or their fixed quantity); a SELL closes the whole position whatever this says.",
+});
+
 export const OrderAnswer = Type.Object({
   order_id: Type.Integer({ description: 'Increasing; the order of the log' }),
   status: Type.Union([Type.Literal('ACCEPTED'), Type.Literal('REJECTED')]),
@@ -64,11 +73,19 @@ export const OrderAnswer = Type.Object({
   strategy: Type.String(),
   instrument: Type.String(),
   position: Type.Union([Type.Literal('BUY'), Type.Literal('SELL')]),
+  quantity: Type.Optional(
+    Type.Integer({ description: "The order's quantity (absent on orders logged before quantities)" }),
+  ),
   client_order_id: Type.Union([Type.String(), Type.Null()]),
   received_at: Timestamp,
   accepted: Type.Array(
     Type.Object({
       user: Type.String(),
+      quantity: Type.Optional(
+        Type.Integer({
+          description: "BUY: the order's quantity sized by the user's subscription; SELL: the whole position",
+        }),
+      ),
       buy_order_id: Type.Optional(Type.Integer({ description: 'SELL: the BUY whose position this closes' })),
       opened_at: Type.Optional(Timestamp),
     }),

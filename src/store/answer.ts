@@ -10,6 +10,8 @@ export interface AnswerHead {
   readonly receivedAtMs: number;
   /** A SELL the gate sent itself says why ('square-off', 'close-now'); a client's order has none. */
   readonly origin?: string | null;
+  /** An order logged before quantities existed: its answer has no quantity fields (one unit each). */
+  readonly unsized?: boolean;
 }
 
 export function renderAnswer(
@@ -18,11 +20,14 @@ export function renderAnswer(
   nameJsonOf: (userId: UserId) => string,
 ): string {
   const { order } = head;
+  const sized = head.unsized !== true;
   const parts: string[] = [
     `{"order_id":${head.orderId},"status":"${decision.status}","reason":`,
     decision.reason === null ? 'null' : `"${decision.reason}"`,
     `,"strategy":${JSON.stringify(order.strategy)},"instrument":${JSON.stringify(order.instrument)}`,
-    `,"position":"${order.side}","client_order_id":`,
+    sized
+      ? `,"position":"${order.side}","quantity":${order.quantity},"client_order_id":`
+      : `,"position":"${order.side}","client_order_id":`,
     order.clientOrderId === null ? 'null' : JSON.stringify(order.clientOrderId),
     head.origin == null ? '' : `,"origin":"${head.origin}"`,
     `,"received_at":"${new Date(head.receivedAtMs).toISOString()}","accepted":[`,
@@ -33,6 +38,7 @@ export function renderAnswer(
   let openedAt = '';
   for (const fill of decision.fills) {
     parts.push(first ? '{"user":' : ',{"user":', nameJsonOf(fill.userId));
+    if (sized) parts.push(`,"quantity":${fill.quantity}`);
     if (fill.closes !== null) {
       if (fill.closes.openedAtMs !== openedAtMs) {
         openedAtMs = fill.closes.openedAtMs;

@@ -4,8 +4,16 @@
 // force (and, for positions preserved, to the book). The stores only number, persist and answer.
 
 import type { OpenBook } from '../domain/book.js';
-import type { Profile, Subscription, UserProfile } from '../domain/profile.js';
+import {
+  type Profile,
+  parseSubscriptionValue,
+  type Subscription,
+  type SubscriptionJson,
+  subscriptionJson,
+  type UserProfile,
+} from '../domain/profile.js';
 import type { OpenPosition, UserId } from '../domain/rules.js';
+import { isUnit, multiplierText, type Sizing, SizingPool } from '../domain/sizing.js';
 import type { GateState, GateStates, StateEntry } from '../domain/states.js';
 import type { Directory } from './directory.js';
 
@@ -24,6 +32,7 @@ export type ChangeRequest =
       readonly user: string;
       readonly strategy: string;
       readonly instruments: readonly string[];
+      readonly sizing: Sizing;
     }
   | {
       readonly kind: 'subscription-delete';
@@ -72,9 +81,18 @@ export interface Actor {
  * book, with user ids resolved. An import's profile is stored as a profile version, named here.
  */
 export type ChangeBody =
-  | { kind: 'user-put'; user: string; user_id: number; subscriptions: Record<string, string[]> }
+  | { kind: 'user-put'; user: string; user_id: number; subscriptions: Record<string, SubscriptionJson> }
   | { kind: 'user-delete'; user: string; user_id: number; positions: Disposition }
-  | { kind: 'subscription-put'; user: string; user_id: number; strategy: string; instruments: string[] }
+  | {
+      kind: 'subscription-put';
+      user: string;
+      user_id: number;
+      strategy: string;
+      instruments: string[];
+      /** Present only when the subscription is sized otherwise than one unit per unit ordered. */
+      multiplier?: string;
+      quantity?: number;
+    }
   | { kind: 'subscription-delete'; user: string; user_id: number; strategy: string; positions: Disposition }
   | {
       kind: 'state';
@@ -169,9 +187,9 @@ export function planChange(request: ChangeRequest, context: PlanContext, importV
   switch (request.kind) {
     case 'user-put': {
       const userId = idFor(request.user);
-      const subscriptions: Record<string, string[]> = {};
-      for (const { strategy, instruments } of request.subscriptions)
-        subscriptions[strategy] = [...instruments];
+      const subscriptions: Record<string, SubscriptionJson> = {};
+      for (const subscription of request.subscriptions)
+        subscriptions[subscription.strategy] = subscriptionJson(subscription);
       return {
         body: { kind: 'user-put', user: request.user, user_id: userId, subscriptions },
         newUsers,
@@ -195,6 +213,7 @@ export function planChange(request: ChangeRequest, context: PlanContext, importV
           user_id: userId,
           strategy: request.strategy,
           instruments: [...request.instruments],
+          ...sizingFields(request.sizing),
         },
         newUsers,
         closes: [],
@@ -297,7 +316,7 @@ export function applyChange(
       directory.setUser(
         {
           user: body.user,
-          subscriptions: [...others, { strategy: body.strategy, instruments: body.instruments }],
+          subscriptions: [...others, subscriptionOf(body.strategy, recordSubscription(body))],
         },
         body.user_id,
       );
@@ -332,13 +351,39 @@ export function applyChange(
   }
 }
 
-function entryOf(user: string, subscriptions: Record<string, string[]>): UserProfile {
+/** A record's sizing fields: none for one unit per unit ordered, so those records read as before. */
+function sizingFields(sizing: Sizing): { multiplier?: string; quantity?: number } {
+  if (isUnit(sizing)) return {};
+  if (sizing.fixed !== null) return { quantity: sizing.fixed };
+  return { multiplier: multiplierText(sizing.multiplierE4) };
+}
+
+/** A subscription-put record's subscription, in the profile's form. */
+function recordSubscription(body: {
+  instruments: string[];
+  multiplier?: string;
+  quantity?: number;
+}): SubscriptionJson {
+  const { instruments, multiplier, quantity } = body;
+  if (multiplier !== undefined) return { instruments, multiplier };
+  if (quantity !== undefined) return { instruments, quantity };
+  return instruments;
+}
+
+/** Records hold few distinct sizings: one pool serves every record applied. */
+const recordSizings = new SizingPool();
+
+/** A subscription as a record wrote it (checked when it was made). */
+function subscriptionOf(strategy: string, json: SubscriptionJson): Subscription {
+  const parsed = parseSubscriptionValue(json, recordSizings);
+  if (typeof parsed === 'string') throw new Error(`a record's subscription to ${strategy} ${parsed}`);
+  return { strategy, instruments: parsed.instruments as string[], sizing: parsed.sizing };
+}
+
+function entryOf(user: string, subscriptions: Record<string, SubscriptionJson>): UserProfile {
   return {
     user,
-    subscriptions: Object.entries(subscriptions).map(([strategy, instruments]) => ({
-      strategy,
-      instruments,
-    })),
+    subscriptions: Object.entries(subscriptions).map(([strategy, json]) => subscriptionOf(strategy, json)),
   };
 }
 
@@ -386,8 +431,10 @@ export function effectsOf(
       return {
         ...none,
         clear: [[body.user_id, null]],
-        add: Object.entries(body.subscriptions).flatMap(([strategy, list]) =>
-          list.map((instrument) => [body.user_id, strategy, instrument] as const),
+        add: Object.entries(body.subscriptions).flatMap(([strategy, json]) =>
+          subscriptionOf(strategy, json).instruments.map(
+            (instrument) => [body.user_id, strategy, instrument] as const,
+          ),
         ),
       };
     case 'user-delete':

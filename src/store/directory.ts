@@ -7,9 +7,12 @@ import {
   indexSubscriptions,
   type Profile,
   type SubscriptionIndex,
+  type SubscriptionJson,
+  subscriptionJson,
+  TermsPool,
   type UserProfile,
 } from '../domain/profile.js';
-import type { UserId } from '../domain/rules.js';
+import type { Terms, UserId } from '../domain/rules.js';
 import { type JsonPage, nameCursor, PAGE_LIMIT_MAX } from './page.js';
 import { type NamesQuery, pageOf } from './rows.js';
 
@@ -20,8 +23,8 @@ export interface DirectoryReads {
 }
 
 export class Directory {
-  /** strategy → subscriber → instruments: what decide() reads. A user's set is replaced, never changed in place. */
-  readonly subscriptions = new Map<string, Map<UserId, ReadonlySet<string>>>();
+  /** strategy → subscriber → terms: what decide() reads. A user's terms are replaced, never changed in place. */
+  readonly subscriptions = new Map<string, Map<UserId, Terms>>();
   readonly #byName = new Map<string, UserProfile>();
   /** The names in force, sorted: what GET /users pages over. */
   #names: string[] = [];
@@ -51,13 +54,14 @@ export class Directory {
     this.#unindex(entry.user, userId);
     if (!this.#byName.has(entry.user)) this.#names.splice(firstAfter(this.#names, entry.user), 0, entry.user);
     this.#byName.set(entry.user, entry);
-    for (const { strategy, instruments } of entry.subscriptions) {
-      let subscribers = this.subscriptions.get(strategy);
+    const pool = new TermsPool();
+    for (const subscription of entry.subscriptions) {
+      let subscribers = this.subscriptions.get(subscription.strategy);
       if (subscribers === undefined) {
         subscribers = new Map();
-        this.subscriptions.set(strategy, subscribers);
+        this.subscriptions.set(subscription.strategy, subscribers);
       }
-      subscribers.set(userId, new Set(instruments));
+      subscribers.set(userId, pool.of(subscription));
     }
     this.#changed();
   }
@@ -139,8 +143,9 @@ export function userDetailJson(
 export const USER_POSITIONS_SHOWN_MAX = PAGE_LIMIT_MAX;
 
 function userSummaryJson(entry: UserProfile, openPositions: number): string {
-  const strategies: Record<string, readonly string[]> = {};
-  for (const { strategy, instruments } of entry.subscriptions) strategies[strategy] = instruments;
+  const strategies: Record<string, SubscriptionJson> = {};
+  for (const subscription of entry.subscriptions)
+    strategies[subscription.strategy] = subscriptionJson(subscription);
   return JSON.stringify({ user: entry.user, strategies, open_positions: openPositions });
 }
 
@@ -148,8 +153,9 @@ function summariseStrategies(subscriptions: SubscriptionIndex) {
   const summaries: { name: string; json: string }[] = [];
   for (const [strategy, subscribers] of subscriptions) {
     const instruments: Record<string, number> = {};
-    for (const set of subscribers.values())
-      for (const instrument of set) instruments[instrument] = (instruments[instrument] ?? 0) + 1;
+    for (const terms of subscribers.values())
+      for (const instrument of terms.instruments)
+        instruments[instrument] = (instruments[instrument] ?? 0) + 1;
     summaries.push({
       name: strategy,
       json: JSON.stringify({ strategy, subscribers: subscribers.size, instruments }),
@@ -195,21 +201,23 @@ export function profileDifference(profile: Profile, directory: Directory): Profi
 
 function sameSubscriptions(a: UserProfile, b: UserProfile): boolean {
   if (a.subscriptions.length !== b.subscriptions.length) return false;
-  const byStrategy = new Map(b.subscriptions.map((s) => [s.strategy, new Set(s.instruments)]));
+  const byStrategy = new Map(b.subscriptions.map((s) => [s.strategy, s]));
   return a.subscriptions.every((s) => {
     const other = byStrategy.get(s.strategy);
-    return (
-      other !== undefined && other.size === s.instruments.length && s.instruments.every((i) => other.has(i))
-    );
+    if (other === undefined || other.sizing.fixed !== s.sizing.fixed) return false;
+    if (other.sizing.multiplierE4 !== s.sizing.multiplierE4) return false;
+    const instruments = new Set(other.instruments);
+    return instruments.size === s.instruments.length && s.instruments.every((i) => instruments.has(i));
   });
 }
 
 /** The users in force in the seed's profile format, by name: what `ordergate export` writes. */
 export function profileJson(directory: Directory): string {
-  const profile: Record<string, Record<string, readonly string[]>> = {};
+  const profile: Record<string, Record<string, SubscriptionJson>> = {};
   for (const { user, subscriptions } of directory.entries()) {
-    const strategies: Record<string, readonly string[]> = {};
-    for (const { strategy, instruments } of subscriptions) strategies[strategy] = instruments;
+    const strategies: Record<string, SubscriptionJson> = {};
+    for (const subscription of subscriptions)
+      strategies[subscription.strategy] = subscriptionJson(subscription);
     profile[user] = strategies;
   }
   return `${JSON.stringify(profile, null, 2)}\n`;

@@ -2,6 +2,7 @@
 
 import type { Logger } from 'pino';
 import type { DatabaseConfig } from '../config.js';
+import type { PositionScope } from '../domain/book.js';
 import type { Profile } from '../domain/profile.js';
 import type { DatabaseGlance } from './glance.js';
 import { glancePostgres } from './postgres/glance.js';
@@ -15,6 +16,7 @@ export interface StoreInputs {
   readonly profileText: string;
   readonly logger: Logger;
   readonly ordersInFlightMax: number;
+  readonly positionScope: PositionScope;
   /** Apply the profile file at start when it differs from the users in force (IMPORT_PROFILE). */
   readonly importProfile?: boolean;
 }

@@ -3,7 +3,7 @@
 // not make again, an answer that differs from the one acknowledged, ids that do not increase.
 // The same replay serves every store; `ordergate check` feeds it from the database.
 
-import { OpenBook } from '../domain/book.js';
+import { OpenBook, type PositionScope } from '../domain/book.js';
 import type { Side } from '../domain/order.js';
 import { type Profile, parseProfile } from '../domain/profile.js';
 import { decide, decideClose } from '../domain/rules.js';
@@ -18,6 +18,8 @@ export interface LoggedOrderRow {
   readonly strategy: string;
   readonly instrument: string;
   readonly side: Side;
+  /** Null for the orders logged before quantities existed: one unit each, no quantity in the answer. */
+  readonly quantity: number | null;
   readonly status: string;
   readonly receivedAtMs: number;
   readonly answer: string;
@@ -46,10 +48,11 @@ export interface ReplayedClose {
   readonly sellOrderId: number;
   readonly openedAtMs: number;
   readonly closedAtMs: number;
+  readonly quantity: number;
 }
 
 export class LogReplay {
-  readonly book = new OpenBook();
+  readonly book: OpenBook;
   readonly #idOf: ReadonlyMap<string, number>;
   readonly #nameJson: (userId: number) => string;
   readonly #directory: Directory;
@@ -65,7 +68,11 @@ export class LogReplay {
   /** Every position the log's records released from the gate's management (positions=preserve). */
   readonly released: ReleasedPosition[] = [];
 
-  constructor(users: { idOf: ReadonlyMap<string, number>; nameJson: (userId: number) => string }) {
+  constructor(
+    users: { idOf: ReadonlyMap<string, number>; nameJson: (userId: number) => string },
+    scope: PositionScope,
+  ) {
+    this.book = new OpenBook(scope);
     this.#idOf = users.idOf;
     this.#nameJson = users.nameJson;
     this.#directory = new Directory([], (user) => this.#idOf.get(user));
@@ -129,23 +136,23 @@ export class LogReplay {
       strategy: row.strategy,
       instrument: row.instrument,
       side: row.side,
-      quantity: 1,
+      quantity: row.quantity ?? 1,
       clientOrderId: row.clientOrderId,
     };
     const holders = this.book.holdersOf(row.strategy, row.instrument);
     const origin = row.origin ?? null;
     const decision =
       origin !== null
-        ? decideClose(holders, row.forUserId ?? null)
+        ? decideClose(row.strategy, holders, row.forUserId ?? null)
         : decide(
-            row.side,
-            row.instrument,
+            order,
             this.#directory.subscriptions.get(row.strategy),
             holders,
             this.#states.forOrder(row.strategy, row.side, row.receivedAtMs),
           );
+    const unsized = row.quantity === null;
     const expected = renderAnswer(
-      { orderId: row.orderId, order, receivedAtMs: row.receivedAtMs, origin },
+      { orderId: row.orderId, order, receivedAtMs: row.receivedAtMs, origin, unsized },
       decision,
       this.#nameJson,
     );
@@ -153,12 +160,13 @@ export class LogReplay {
       if (fill.closes === null) continue;
       onClose({
         userId: fill.userId,
-        strategy: row.strategy,
+        strategy: fill.closes.strategy,
         instrument: row.instrument,
         buyOrderId: fill.closes.orderId,
         sellOrderId: row.orderId,
         openedAtMs: fill.closes.openedAtMs,
         closedAtMs: row.receivedAtMs,
+        quantity: fill.quantity,
       });
     }
     this.book.apply(row.strategy, row.instrument, decision, row.orderId, row.receivedAtMs);
@@ -177,8 +185,8 @@ export class LogReplay {
   }
 }
 
-/** A stored open position: strategy, instrument, user id, the order that opened it, when. */
-export type StoredPosition = readonly [string, string, number, number, number];
+/** A stored open position: strategy, instrument, user id, the order that opened it, when, quantity. */
+export type StoredPosition = readonly [string, string, number, number, number, number];
 
 /** Compares the positions a database holds with the replay's book; returns how many were stored. */
 export function comparePositions(
@@ -186,13 +194,17 @@ export function comparePositions(
   replay: LogReplay,
   problem: (text: string) => void,
 ): number {
-  for (const [strategy, instrument, userId, orderId, openedAtMs] of stored) {
+  for (const [strategy, instrument, userId, orderId, openedAtMs, quantity] of stored) {
     const held = replay.book.holdersOf(strategy, instrument)?.get(userId);
-    if (held === undefined)
+    if (held === undefined || held.strategy !== strategy)
       problem(`open position ${strategy} ${instrument} of user ${userId} is not explained by the log`);
     else if (held.orderId !== orderId || held.openedAtMs !== openedAtMs) {
       problem(
         `open position ${strategy} ${instrument} of user ${userId}: stored order ${orderId}, the log says ${held.orderId}`,
+      );
+    } else if (held.quantity !== quantity) {
+      problem(
+        `open position ${strategy} ${instrument} of user ${userId}: stored quantity ${quantity}, the log says ${held.quantity}`,
       );
     }
   }

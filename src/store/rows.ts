@@ -12,9 +12,9 @@ import {
 } from './page.js';
 
 /** A position: user name, strategy, instrument, the BUY's order id, opened at (ms), user id. */
-export type PositionTuple = readonly [string, string, string, number, number, number];
-/** A trade: id, user name, strategy, instrument, buy, sell, opened and closed at (ms). */
-export type TradeTuple = readonly [number, string, string, string, number, number, number, number];
+export type PositionTuple = readonly [string, string, string, number, number, number, number];
+/** A trade: id, user name, strategy (the one that opened it), instrument, buy, sell, opened and closed at (ms), quantity. */
+export type TradeTuple = readonly [number, string, string, string, number, number, number, number, number];
 /**
  * An order without its per-user answer: id, client_order_id, strategy, instrument, side, status,
  * reason, received at (ms), users filled, users denied, and the size of its answer in bytes.
@@ -68,14 +68,17 @@ export interface NamesQuery {
 const iso = (ms: number) => new Date(ms).toISOString();
 const text = (value: string) => JSON.stringify(value);
 
-export function positionJson([user, strategy, instrument, orderId, openedAtMs]: PositionTuple): string {
-  return `{"user":${text(user)},"strategy":${text(strategy)},"instrument":${text(instrument)},"order_id":${orderId},"opened_at":"${iso(openedAtMs)}"}`;
+export function positionJson(position: PositionTuple): string {
+  const [user, strategy, instrument, orderId, openedAtMs, , quantity] = position;
+  return `{"user":${text(user)},"strategy":${text(strategy)},"instrument":${text(instrument)},"quantity":${quantity},"order_id":${orderId},"opened_at":"${iso(openedAtMs)}"}`;
 }
 
 export function tradeJson(trade: TradeTuple): string {
-  const [tradeId, user, strategy, instrument, buyOrderId, sellOrderId, openedAtMs, closedAtMs] = trade;
+  const [tradeId, user, strategy, instrument, buyOrderId, sellOrderId, openedAtMs, closedAtMs, quantity] =
+    trade;
   return (
     `{"trade_id":${tradeId},"user":${text(user)},"strategy":${text(strategy)},"instrument":${text(instrument)}` +
+    `,"quantity":${quantity}` +
     `,"buy_order_id":${buyOrderId},"sell_order_id":${sellOrderId},"opened_at":"${iso(openedAtMs)}","closed_at":"${iso(closedAtMs)}"}`
   );
 }
@@ -146,4 +149,28 @@ export async function ordersPage(
 
 function idOf(head: OrderHead): number {
   return head[0];
+}
+
+/**
+ * A user's net quantity per instrument across strategies, from their open positions [strategy,
+ * instrument, quantity]: what a broker shows the account holding, and what a reconciliation compares.
+ */
+export function holdingsJson(
+  user: string,
+  positions: readonly (readonly [string, string, number])[],
+): string {
+  const byInstrument = new Map<string, { quantity: number; strategies: Record<string, number> }>();
+  for (const [strategy, instrument, quantity] of positions) {
+    let holding = byInstrument.get(instrument);
+    if (holding === undefined) {
+      holding = { quantity: 0, strategies: {} };
+      byInstrument.set(instrument, holding);
+    }
+    holding.quantity += Number(quantity);
+    holding.strategies[strategy] = Number(quantity);
+  }
+  const holdings = [...byInstrument]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([instrument, { quantity, strategies }]) => ({ instrument, quantity, strategies }));
+  return JSON.stringify({ user, holdings });
 }

@@ -34,6 +34,8 @@ export interface ClientOrderRow {
   readonly strategy: string;
   readonly instrument: string;
   readonly side: 'BUY' | 'SELL';
+  /** Null for an order logged before quantities: it was one unit. */
+  readonly quantity: number | null;
   readonly status: 'ACCEPTED' | 'REJECTED';
   readonly reason: string | null;
   readonly answer: string;
@@ -71,6 +73,8 @@ export interface Store {
   users(query: NamesQuery): Promise<JsonPage>;
   /** One user with the first page of its positions, as JSON text; also a user who left the profile. */
   user(name: string): Promise<string | undefined>;
+  /** A user's net quantity per instrument across strategies (rows.ts holdingsJson); undefined for a stranger. */
+  holdings(name: string): Promise<string | undefined>;
   strategies(query: NamesQuery): Promise<JsonPage>;
   /**
    * Applies a change to the users, subscriptions or states in force (and the system SELLs it sends)
@@ -128,6 +132,14 @@ export function overloaded(inFlight: number, what = 'orders are in flight'): Sto
   );
 }
 
-export function sameOrder(a: { strategy: string; instrument: string; side: Side }, b: Order): boolean {
-  return a.strategy === b.strategy && a.instrument === b.instrument && a.side === b.side;
+export function sameOrder(
+  a: { strategy: string; instrument: string; side: Side; quantity: number | null },
+  b: Order,
+): boolean {
+  return (
+    a.strategy === b.strategy &&
+    a.instrument === b.instrument &&
+    a.side === b.side &&
+    Number(a.quantity ?? 1) === b.quantity
+  );
 }

@@ -9,6 +9,7 @@
 // the records began (marked change_seq 0), then what the records do to it, imports included.
 
 import type pg from 'pg';
+import type { PositionScope } from '../../domain/book.js';
 import {
   comparePositions,
   compareReleased,
@@ -85,7 +86,10 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
     versions.set(version, text);
     if (changeSeq === 0) recordsBase = version;
   }
-  const replay = new LogReplay(users);
+  const scope = await client.query<{ position_scope: PositionScope | null }>(
+    'SELECT position_scope FROM ordergate_schema WHERE id = 1',
+  );
+  const replay = new LogReplay(users, scope.rows[0]?.position_scope ?? 'strategy');
   const profiles = new ProfilesInForce(replay, versions, recordsBase, problem);
   const changes = await changesAfter(client, 0);
   let nextChange = 0;
@@ -101,7 +105,7 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
   for (;;) {
     const page = await client.query({
       text: `SELECT order_id, client_order_id, strategy, instrument, side, status, received_at_ms, answer, profile_version,
-             fills, denials, origin, for_user_id FROM orders WHERE order_id > $1 ORDER BY order_id LIMIT ${PAGE_ROWS}`,
+             fills, denials, origin, for_user_id, quantity FROM orders WHERE order_id > $1 ORDER BY order_id LIMIT ${PAGE_ROWS}`,
       values: [after],
       rowMode: 'array',
     });
@@ -119,6 +123,7 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
       number | null,
       string | null,
       number | null,
+      number | null,
     ][];
     if (rows.length === 0) break;
     for (const [
@@ -135,6 +140,7 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
       denials,
       origin,
       forUserId,
+      quantity,
     ] of rows) {
       advanceTo(orderId);
       profiles.beforeOrder(version);
@@ -144,6 +150,7 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
         strategy,
         instrument,
         side,
+        quantity,
         status,
         receivedAtMs,
         answer,
@@ -238,11 +245,12 @@ async function compareTrades(
   problem: (text: string) => void,
 ): Promise<number> {
   const result = await client.query({
-    text: `SELECT trade_id, user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms
+    text: `SELECT trade_id, user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms,
+                  quantity
            FROM trades ORDER BY trade_id`,
     rowMode: 'array',
   });
-  const rows = result.rows as [number, number, string, string, number, number, number, number][];
+  const rows = result.rows as [number, number, string, string, number, number, number, number, number][];
   for (const [
     tradeId,
     userId,
@@ -252,6 +260,7 @@ async function compareTrades(
     sellOrderId,
     openedAtMs,
     closedAtMs,
+    quantity,
   ] of rows) {
     const key = `${sellOrderId}:${userId}`;
     const close = closes.get(key);
@@ -265,7 +274,8 @@ async function compareTrades(
       instrument === close.instrument &&
       buyOrderId === close.buyOrderId &&
       openedAtMs === close.openedAtMs &&
-      closedAtMs === close.closedAtMs;
+      closedAtMs === close.closedAtMs &&
+      quantity === close.quantity;
     if (!same) problem(`trade ${tradeId} does not match the close of user ${userId} by order ${sellOrderId}`);
   }
   for (const close of closes.values()) {
@@ -276,7 +286,7 @@ async function compareTrades(
 
 async function storedPositions(client: pg.ClientBase): Promise<StoredPosition[]> {
   const result = await client.query({
-    text: 'SELECT strategy, instrument, user_id, order_id, opened_at_ms FROM positions',
+    text: 'SELECT strategy, instrument, user_id, order_id, opened_at_ms, quantity FROM positions',
     rowMode: 'array',
   });
   return result.rows as unknown as StoredPosition[];

@@ -4,6 +4,7 @@
 // lock, so the same runner works on PostgreSQL-compatible engines that lack advisory locks.
 
 import type pg from 'pg';
+import { type PositionScope, scopeRefusal } from '../../domain/book.js';
 
 const MIGRATIONS: readonly string[] = [
   `
@@ -148,12 +149,31 @@ const MIGRATIONS: readonly string[] = [
 
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 
+/**
+ * Under the schema row's lock: a database with nothing in its log takes the scope asked for, one with
+ * orders made before scopes existed is `strategy`; any other change is refused (see the SQLite store's).
+ */
+async function fixPositionScope(client: pg.ClientBase, wanted: PositionScope): Promise<PositionScope> {
+  const fixed = await client.query<{ position_scope: PositionScope }>(
+    `UPDATE ordergate_schema SET position_scope = coalesce(position_scope,
+       CASE WHEN EXISTS (SELECT 1 FROM orders) OR EXISTS (SELECT 1 FROM changes) THEN 'strategy' ELSE $1 END)
+     WHERE id = 1 RETURNING position_scope`,
+    [wanted],
+  );
+  const scope = fixed.rows[0]!.position_scope;
+  if (scope !== wanted) throw new PgSchemaError(scopeRefusal('the database', scope, wanted));
+  return scope;
+}
+
 export class PgSchemaError extends Error {
   override readonly name = 'PgSchemaError';
 }
 
 /** Brings the database to PG_SCHEMA_VERSION, once, however many instances start at the same time. */
-export async function migratePostgres(client: pg.ClientBase): Promise<{ from: number; to: number }> {
+export async function migratePostgres(
+  client: pg.ClientBase,
+  wantedScope: PositionScope | null = null,
+): Promise<{ from: number; to: number; positionScope: PositionScope | null }> {
   await createSchemaRow(client);
   await client.query('BEGIN');
   try {
@@ -168,8 +188,9 @@ export async function migratePostgres(client: pg.ClientBase): Promise<{ from: nu
     }
     for (let version = from; version < PG_SCHEMA_VERSION; version++) await client.query(MIGRATIONS[version]!);
     await client.query('UPDATE ordergate_schema SET version = $1 WHERE id = 1', [PG_SCHEMA_VERSION]);
+    const positionScope = wantedScope === null ? null : await fixPositionScope(client, wantedScope);
     await client.query('COMMIT');
-    return { from, to: PG_SCHEMA_VERSION };
+    return { from, to: PG_SCHEMA_VERSION, positionScope };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
     throw error;

@@ -69,7 +69,7 @@ export class PgReads {
   /** The order placed with this client_order_id, if any: what a retry is answered from. */
   async orderByClientId(client: pg.ClientBase, clientOrderId: string): Promise<ClientOrderRow | undefined> {
     const result = await client.query<ClientOrderRow>(
-      'SELECT order_id, strategy, instrument, side, status, reason, answer FROM orders WHERE client_order_id = $1',
+      'SELECT order_id, strategy, instrument, side, quantity, status, reason, answer FROM orders WHERE client_order_id = $1',
       [clientOrderId],
     );
     return result.rows[0];
@@ -100,7 +100,7 @@ export class PgReads {
     where.equal('p.instrument', query.instrument);
     const limit = where.arg(query.limit + 1);
     const result = await this.#pool.query({
-      text: `SELECT u.name, p.strategy, p.instrument, p.order_id, p.opened_at_ms, p.user_id FROM positions p
+      text: `SELECT u.name, p.strategy, p.instrument, p.order_id, p.opened_at_ms, p.user_id, p.quantity FROM positions p
         JOIN users u ON u.user_id = p.user_id ${where.clause()}
         ORDER BY p.strategy, p.instrument, p.user_id LIMIT ${limit}`,
       values: where.args,
@@ -122,7 +122,7 @@ export class PgReads {
     const limit = where.arg(query.limit + 1);
     const result = await this.#pool.query({
       text: `SELECT t.trade_id, u.name, t.strategy, t.instrument, t.buy_order_id, t.sell_order_id,
-        t.opened_at_ms, t.closed_at_ms FROM trades t JOIN users u ON u.user_id = t.user_id
+        t.opened_at_ms, t.closed_at_ms, t.quantity FROM trades t JOIN users u ON u.user_id = t.user_id
         ${where.clause()} ORDER BY t.trade_id LIMIT ${limit}`,
       values: where.args,
       rowMode: 'array',

@@ -17,11 +17,18 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { positionKey } from '../../domain/book.js';
+import { type PositionScope, positionKey } from '../../domain/book.js';
 import { CaseHints } from '../../domain/case-hints.js';
 import type { Order } from '../../domain/order.js';
 import { type Profile, parseProfile } from '../../domain/profile.js';
-import { type Decision, decide, decideClose, type OpenPosition, type UserId } from '../../domain/rules.js';
+import {
+  type Decision,
+  decide,
+  decideClose,
+  type OpenPosition,
+  systemSell,
+  type UserId,
+} from '../../domain/rules.js';
 import { GateStates, type OrderStates } from '../../domain/states.js';
 import { renderAnswer } from '../answer.js';
 import {
@@ -53,7 +60,13 @@ import type { KeyStore } from '../key-store.js';
 import { LeftPositions } from '../left-positions.js';
 import type { JsonPage } from '../page.js';
 import { reconcileProfile } from '../reconcile.js';
-import type { NamesQuery, OrdersQuery, PositionsQuery, TradesQuery } from '../rows.js';
+import {
+  holdingsJson,
+  type NamesQuery,
+  type OrdersQuery,
+  type PositionsQuery,
+  type TradesQuery,
+} from '../rows.js';
 import {
   type ChangeResult,
   type ClientOrderRow,
@@ -114,6 +127,8 @@ export interface PostgresStoreOptions {
   /** Apply the profile file at start as an import (a record of the log) when it differs from the users in force. */
   readonly importProfile?: boolean;
   readonly logger: Logger;
+  /** The scope a new database is made with; an existing one must have been made with it. */
+  readonly positionScope: PositionScope;
 }
 
 interface CachedBook {
@@ -160,12 +175,15 @@ const shareSchemaAndDraw = (strategy: string, instrument: string) =>
    UNION ALL SELECT NULL, NULL, nextval('order_ids') WHERE NOT EXISTS (SELECT 1 FROM locked)`;
 const WRITE_BOOKLESS_ORDER = `
 INSERT INTO orders (order_id, client_order_id, strategy, instrument, side, status, reason,
-                    received_at_ms, profile_version, answer, fills, denials)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`;
+                    received_at_ms, profile_version, answer, fills, denials, quantity)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`;
 const EARLIER_ANSWER =
-  'SELECT order_id, strategy, instrument, side, status, reason, answer FROM orders WHERE client_order_id = ';
+  'SELECT order_id, strategy, instrument, side, quantity, status, reason, answer FROM orders WHERE client_order_id = ';
 const READ_BOOK =
-  'SELECT user_id, order_id, opened_at_ms FROM positions WHERE strategy = $1 AND instrument = $2';
+  'SELECT user_id, order_id, opened_at_ms, quantity, strategy FROM positions WHERE strategy = $1 AND instrument = $2';
+/** In `account` scope a book is the instrument's: every strategy's positions in it. */
+const READ_ACCOUNT_BOOK =
+  'SELECT user_id, order_id, opened_at_ms, quantity, strategy FROM positions WHERE instrument = $1';
 /**
  * Everything one order changes, in one statement (one round trip), whatever its fan-out. A SELL the gate
  * sends itself also says why ($18) and whose positions alone it closes ($19); a client's order has neither.
@@ -173,20 +191,22 @@ const READ_BOOK =
 const WRITE_ORDER = `
 WITH new_order AS (
   INSERT INTO orders (order_id, client_order_id, strategy, instrument, side, status, reason,
-                      received_at_ms, profile_version, answer, fills, denials, origin, for_user_id)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $16, $17, $18, $19)
+                      received_at_ms, profile_version, answer, fills, denials, origin, for_user_id, quantity)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $16, $17, $18, $19, $20)
 ), opened AS (
-  INSERT INTO positions (strategy, instrument, user_id, order_id, opened_at_ms)
-  SELECT $3, $4, u, $1, $8 FROM unnest($11::integer[]) AS u
+  INSERT INTO positions (strategy, instrument, user_id, order_id, opened_at_ms, quantity)
+  SELECT $3, $4, o.u, $1, $8, o.q FROM unnest($11::integer[], $21::bigint[]) AS o(u, q)
 ), closed AS (
-  DELETE FROM positions WHERE strategy = $3 AND instrument = $4 AND user_id = ANY($12::integer[])
-  RETURNING user_id
+  DELETE FROM positions p USING unnest($12::integer[], $23::text[]) AS c(u, s)
+  WHERE p.strategy = c.s AND p.instrument = $4 AND p.user_id = c.u
+  RETURNING p.user_id
 ), traded AS (
-  INSERT INTO trades (user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms)
-  SELECT c.u, $3, $4, c.b, $1, c.t, $8
-  FROM unnest($12::integer[], $13::bigint[], $14::bigint[]) WITH ORDINALITY AS c(u, b, t, n) ORDER BY c.n
+  INSERT INTO trades (user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms, quantity)
+  SELECT c.u, c.s, $4, c.b, $1, c.t, $8, c.q
+  FROM unnest($12::integer[], $13::bigint[], $14::bigint[], $22::bigint[], $23::text[])
+       WITH ORDINALITY AS c(u, b, t, q, s, n) ORDER BY c.n
 )
-UPDATE books SET last_order_id = $1, last_write = $15 WHERE strategy = $3 AND instrument = $4
+UPDATE books SET last_order_id = $1, last_write = $15 WHERE strategy = $24 AND instrument = $4
 RETURNING (SELECT count(*)::integer FROM closed) AS closed`;
 /** The record of a change, numbered from the orders' sequence. */
 const WRITE_CHANGE = `INSERT INTO changes (seq, kind, body, key_id, at_ms)
@@ -198,13 +218,13 @@ VALUES (nextval('order_ids'), $1, $2, $3, $4) RETURNING seq`;
 const RELEASE_POSITIONS = `
 WITH moved AS (
   DELETE FROM positions WHERE user_id = $1 AND ($2::text IS NULL OR strategy = $2)
-  RETURNING strategy, instrument, user_id, order_id, opened_at_ms
+  RETURNING strategy, instrument, user_id, order_id, opened_at_ms, quantity
 ), kept AS (
-  INSERT INTO released_positions (released_seq, strategy, instrument, user_id, order_id, opened_at_ms)
-  SELECT $3, strategy, instrument, user_id, order_id, opened_at_ms FROM moved
+  INSERT INTO released_positions (released_seq, strategy, instrument, user_id, order_id, opened_at_ms, quantity)
+  SELECT $3, strategy, instrument, user_id, order_id, opened_at_ms, quantity FROM moved
 ), touched AS (
   UPDATE books b SET last_write = $4 FROM (SELECT DISTINCT strategy, instrument FROM moved) m
-  WHERE b.strategy = m.strategy AND b.instrument = m.instrument
+  WHERE (b.strategy = m.strategy OR b.strategy = '') AND b.instrument = m.instrument
 )
 SELECT count(*)::integer AS moved FROM moved`;
 const SET_STATE = `
@@ -217,7 +237,9 @@ WHERE excluded.scope <> 'square-off' OR excluded.until_ms > states.until_ms`;
 /** The (strategy, instrument) books a change subscribes to get their lock row, so that orders find it. */
 const ADD_BOOKS = `
 INSERT INTO books (strategy, instrument)
-SELECT DISTINCT s, i FROM unnest($1::text[], $2::text[]) AS b(s, i) ON CONFLICT DO NOTHING`;
+SELECT DISTINCT s, i FROM unnest($1::text[], $2::text[]) AS b(s, i)
+UNION SELECT DISTINCT '', i FROM unnest($2::text[]) AS b(i)
+ON CONFLICT DO NOTHING`;
 
 /** The instance's connections: each path has its own bounded share, so no path can starve another. */
 interface Pools {
@@ -268,8 +290,9 @@ async function openOn(
   options: PostgresStoreOptions,
 ): Promise<PostgresStore> {
   try {
-    const schema = await migratePostgres(client);
-    if (schema.from !== schema.to) options.logger.info({ schema }, 'database schema migrated');
+    const schema = await migratePostgres(client, options.positionScope);
+    if (schema.from !== schema.to)
+      options.logger.info({ schema: { from: schema.from, to: schema.to } }, 'database schema migrated');
     const seeded = await seedProfilePostgres(client, options.profile, options.profileText, Date.now());
     if (seeded !== null) {
       options.logger.info(
@@ -344,6 +367,8 @@ export class PostgresStore implements Store {
   #caseHints: { version: number; hints: CaseHints } | null = null;
   readonly #reads: PgReads;
   readonly #books = new Map<string, CachedBook>();
+  /** Fixed when the database was made (ordergate_schema.position_scope). */
+  readonly #scope: PositionScope;
   readonly #probe: NodeJS.Timeout;
   /** Open positions found at start: the book is shared, so this instance cannot keep it current. */
   readonly openPositions: number;
@@ -363,6 +388,7 @@ export class PostgresStore implements Store {
   readonly #waiting: (() => void)[] = [];
 
   constructor(pools: Pools, options: PostgresStoreOptions, base: LiveBase, states: GateStates) {
+    this.#scope = options.positionScope;
     this.#pools = pools;
     this.#logger = options.logger;
     this.#users = base.users;
@@ -534,7 +560,7 @@ export class PostgresStore implements Store {
   }
 
   async #transaction(client: pg.PoolClient, order: Order, receivedAtMs: number): Promise<PlacedOrder> {
-    const key = positionKey(order.strategy, order.instrument);
+    const key = positionKey(this.#scope, order.strategy, order.instrument);
     let committing = false;
     try {
       const opened = await this.#begin(client, order);
@@ -554,13 +580,7 @@ export class PostgresStore implements Store {
       const write = randomUUID();
       const book = await this.#bookAt(client, key, order, lastOrderId, lastWrite);
       assert.ok(orderId > lastOrderId, 'order ids increase within a book');
-      const decision = decide(
-        order.side,
-        order.instrument,
-        this.#directory.subscriptions.get(order.strategy),
-        book.holders,
-        states,
-      );
+      const decision = decide(order, this.#directory.subscriptions.get(order.strategy), book.holders, states);
       const json = renderAnswer({ orderId, order, receivedAtMs }, decision, this.#users.nameJson);
       const written = await client.query<{ closed: number }>(WRITE_ORDER, [
         ...writeParameters(order, orderId, receivedAtMs, this.#profileVersion, decision, json),
@@ -569,13 +589,14 @@ export class PostgresStore implements Store {
         decision.denials.length,
         null,
         null,
+        ...sizedParameters(order, decision, this.#scope),
       ]);
       const closes = decision.fills.length - countOpens(decision);
       // The book read (or kept) must be the book on disk; if not, nothing is committed.
       assert.equal(written.rows[0]?.closed, closes, 'every position a SELL closes was open');
       committing = true;
       await client.query('COMMIT');
-      this.#remember(key, book, decision, orderId, write, receivedAtMs);
+      this.#remember(key, book, order.strategy, decision, orderId, write, receivedAtMs);
       return {
         orderId,
         status: decision.status,
@@ -608,7 +629,7 @@ export class PostgresStore implements Store {
    * decided). One simple-protocol query, literals escaped by pg.
    */
   async #begin(client: pg.PoolClient, order: Order): Promise<Begun> {
-    const strategy = client.escapeLiteral(order.strategy);
+    const strategy = client.escapeLiteral(bookStrategy(this.#scope, order.strategy));
     const instrument = client.escapeLiteral(order.instrument);
     const earlier =
       order.clientOrderId === null ? '' : `${EARLIER_ANSWER}${client.escapeLiteral(order.clientOrderId)};`;
@@ -644,7 +665,7 @@ export class PostgresStore implements Store {
     states: OrderStates | null,
   ): Promise<PlacedOrder> {
     const subscribers = this.#directory.subscriptions.get(order.strategy);
-    const decision = decide(order.side, order.instrument, subscribers, undefined, states);
+    const decision = decide(order, subscribers, undefined, states);
     // Every subscriber of a (strategy, instrument) this profile gives has its book's row.
     assert.equal(decision.fills.length, 0, 'an order for a book without a row fills no one');
     const json = renderAnswer({ orderId, order, receivedAtMs }, decision, this.#users.nameJson);
@@ -652,6 +673,7 @@ export class PostgresStore implements Store {
       ...writeParameters(order, orderId, receivedAtMs, this.#profileVersion, decision, json).slice(0, 10),
       decision.fills.length,
       decision.denials.length,
+      order.quantity,
     ]);
     return {
       orderId,
@@ -675,7 +697,7 @@ export class PostgresStore implements Store {
     const cached = this.#books.get(key);
     if (cached !== undefined && cached.lastOrderId === lastOrderId && cached.write === lastWrite)
       return cached;
-    const holders = await readHolders(client, order.strategy, order.instrument);
+    const holders = await readHolders(client, this.#scope, order.strategy, order.instrument);
     await this.#users.learn(client, holders.keys());
     return { lastOrderId, write: lastWrite, holders };
   }
@@ -684,6 +706,7 @@ export class PostgresStore implements Store {
   #remember(
     key: string,
     book: CachedBook,
+    strategy: string,
     decision: Decision,
     orderId: number,
     write: string,
@@ -692,8 +715,9 @@ export class PostgresStore implements Store {
     const current = this.#books.get(key);
     if (current !== undefined && current !== book && current.lastOrderId > orderId) return;
     for (const fill of decision.fills) {
-      if (fill.closes === null) book.holders.set(fill.userId, { orderId, openedAtMs: nowMs });
-      else book.holders.delete(fill.userId);
+      if (fill.closes === null) {
+        book.holders.set(fill.userId, { orderId, openedAtMs: nowMs, quantity: fill.quantity, strategy });
+      } else book.holders.delete(fill.userId);
     }
     book.lastOrderId = orderId;
     book.write = write;
@@ -885,9 +909,9 @@ export class PostgresStore implements Store {
       if (sold === null) continue;
       closed.push(sold.closed);
       if (userId !== undefined && sold.closedUsers.includes(userId))
-        closedFor.add(positionKey(close.strategy, close.instrument));
+        closedFor.add(pairKey(close.strategy, close.instrument));
     }
-    const gone = new Set([...closedFor, ...released.map((r) => positionKey(r.strategy, r.instrument))]);
+    const gone = new Set([...closedFor, ...released.map((r) => pairKey(r.strategy, r.instrument))]);
     return {
       seq,
       body: plan.body,
@@ -895,7 +919,7 @@ export class PostgresStore implements Store {
       imported,
       version,
       user,
-      stillHeld: heldBefore.filter(([s, i]) => !gone.has(positionKey(s, i))),
+      stillHeld: heldBefore.filter(([s, i]) => !gone.has(pairKey(s, i))),
       closed,
       released,
     };
@@ -942,7 +966,7 @@ export class PostgresStore implements Store {
       randomUUID(),
     ]);
     assert.equal(moved.rows[0]!.moved, held.length, 'the positions released are those read under the lock');
-    for (const [s, i] of held) this.#books.delete(positionKey(s, i));
+    for (const [s, i] of held) this.#books.delete(positionKey(this.#scope, s, i));
     return held.map(([s, instrument, position]) => ({
       strategy: s,
       instrument,
@@ -965,16 +989,16 @@ export class PostgresStore implements Store {
   ): Promise<{ closed: ClosedBook; closedUsers: UserId[] } | null> {
     const { strategy, instrument } = close;
     await client.query('SELECT 1 FROM books WHERE strategy = $1 AND instrument = $2 FOR UPDATE', [
-      strategy,
+      bookStrategy(this.#scope, strategy),
       instrument,
     ]);
-    const holders = await readHolders(client, strategy, instrument);
-    const decision = decideClose(holders, close.userId);
+    const holders = await readHolders(client, this.#scope, strategy, instrument);
+    const decision = decideClose(strategy, holders, close.userId);
     if (decision.fills.length === 0) return null;
     await this.#users.learn(client, holders.keys());
     const drawn = await client.query<{ id: number }>("SELECT nextval('order_ids') AS id");
     const orderId = drawn.rows[0]!.id;
-    const order: Order = { strategy, instrument, side: 'SELL', quantity: 1, clientOrderId: null };
+    const order = systemSell(strategy, instrument, decision);
     const json = renderAnswer({ orderId, order, receivedAtMs: atMs, origin }, decision, this.#users.nameJson);
     const written = await client.query<{ closed: number }>(WRITE_ORDER, [
       ...writeParameters(order, orderId, atMs, version, decision, json),
@@ -983,13 +1007,14 @@ export class PostgresStore implements Store {
       decision.denials.length,
       origin,
       close.userId,
+      ...sizedParameters(order, decision, this.#scope),
     ]);
     assert.equal(
       written.rows[0]?.closed,
       decision.fills.length,
       'every position a system SELL closes was open',
     );
-    this.#books.delete(positionKey(strategy, instrument));
+    this.#books.delete(positionKey(this.#scope, strategy, instrument));
     return {
       closed: { orderId, strategy, instrument, positions: decision.fills.length },
       closedUsers: decision.fills.map((fill) => fill.userId),
@@ -1082,6 +1107,20 @@ export class PostgresStore implements Store {
     return this.#read(async () => {
       await this.#catchUp(this.#pools.reads);
       return this.#directory.usersPage(query, this.#reads);
+    });
+  }
+
+  async holdings(name: string): Promise<string | undefined> {
+    return this.#read(async () => {
+      await this.#catchUp(this.#pools.reads);
+      const userId = this.#users.idOf.get(name);
+      if (userId === undefined) return undefined;
+      const rows = await this.#pools.reads.query({
+        text: 'SELECT strategy, instrument, quantity FROM positions WHERE user_id = $1',
+        values: [userId],
+        rowMode: 'array',
+      });
+      return holdingsJson(name, rows.rows as [string, string, number][]);
     });
   }
 
@@ -1189,15 +1228,62 @@ function writeParameters(
 /** Who holds the book, as the database says. */
 async function readHolders(
   client: pg.ClientBase,
+  scope: PositionScope,
   strategy: string,
   instrument: string,
 ): Promise<Map<UserId, OpenPosition>> {
-  const rows = await client.query({ text: READ_BOOK, values: [strategy, instrument], rowMode: 'array' });
+  const rows = await client.query(
+    scope === 'account'
+      ? { text: READ_ACCOUNT_BOOK, values: [instrument], rowMode: 'array' }
+      : { text: READ_BOOK, values: [strategy, instrument], rowMode: 'array' },
+  );
   const holders = new Map<UserId, OpenPosition>();
-  for (const [userId, orderId, openedAtMs] of rows.rows as [number, string, string][]) {
-    holders.set(userId, { orderId: Number(orderId), openedAtMs: Number(openedAtMs) });
+  for (const [userId, orderId, openedAtMs, quantity, opener] of rows.rows as [
+    number,
+    string,
+    string,
+    string,
+    string,
+  ][]) {
+    holders.set(userId, {
+      orderId: Number(orderId),
+      openedAtMs: Number(openedAtMs),
+      quantity: Number(quantity),
+      strategy: opener === strategy ? strategy : opener,
+    });
   }
   return holders;
+}
+
+/** The row a book's orders lock: the (strategy, instrument)'s, or in `account` scope the instrument's. */
+function bookStrategy(scope: PositionScope, strategy: string): string {
+  return scope === 'account' ? '' : strategy;
+}
+
+/** A (strategy, instrument) pair as one key, whatever the scope. */
+function pairKey(strategy: string, instrument: string): string {
+  return `${strategy}\u0000${instrument}`;
+}
+
+/** WRITE_ORDER's $20–$24: the quantities, the strategies of the positions closed, the book's row. */
+function sizedParameters(order: Order, decision: Decision, scope: PositionScope): unknown[] {
+  const openedQuantities: number[] = [];
+  const closedQuantities: number[] = [];
+  const closedStrategies: string[] = [];
+  for (const fill of decision.fills) {
+    if (fill.closes === null) openedQuantities.push(fill.quantity);
+    else {
+      closedQuantities.push(fill.quantity);
+      closedStrategies.push(fill.closes.strategy);
+    }
+  }
+  return [
+    order.quantity,
+    openedQuantities,
+    closedQuantities,
+    closedStrategies,
+    bookStrategy(scope, order.strategy),
+  ];
 }
 
 /** A position one user holds: strategy, instrument, and the BUY that opened it. */
@@ -1210,13 +1296,19 @@ async function heldPositions(
   strategy: string | null,
 ): Promise<HeldPosition[]> {
   const rows = await client.query({
-    text: `SELECT strategy, instrument, order_id, opened_at_ms FROM positions
+    text: `SELECT strategy, instrument, order_id, opened_at_ms, quantity FROM positions
            WHERE user_id = $1 AND ($2::text IS NULL OR strategy = $2)`,
     values: [userId, strategy],
     rowMode: 'array',
   });
-  return (rows.rows as [string, string, number, number][])
-    .map(([s, i, orderId, openedAtMs]): HeldPosition => [s, i, { orderId, openedAtMs }])
+  return (rows.rows as [string, string, number, number, number][])
+    .map(
+      ([s, i, orderId, openedAtMs, quantity]): HeldPosition => [
+        s,
+        i,
+        { orderId: Number(orderId), openedAtMs: Number(openedAtMs), quantity: Number(quantity), strategy: s },
+      ],
+    )
     .sort(byBook);
 }
 

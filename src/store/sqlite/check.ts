@@ -13,9 +13,10 @@ import {
   mismatchCollector,
   type ReplayedClose,
   type StoredPosition,
+  type StoredRelease,
 } from '../replay.js';
 import { openConnection } from './connection.js';
-import { SCHEMA_VERSION } from './migrations.js';
+import { positionScopeOf, SCHEMA_VERSION } from './migrations.js';
 import { changesAfter, loadProfileVersions, loadUsers } from './profile-sync.js';
 
 const PAGE_ROWS = 5000;
@@ -74,7 +75,7 @@ export function checkSqlite(path: string, onProgress: (orders: number) => void =
 function replayAll(db: Database.Database, onProgress: (orders: number) => void) {
   const collector = mismatchCollector(MISMATCHES_SHOWN_MAX);
   const { problem } = collector;
-  const replay = new LogReplay(loadUsers(db));
+  const replay = new LogReplay(loadUsers(db), positionScopeOf(db));
   const allVersions = loadProfileVersions(db);
   const textOf = new Map(allVersions.map((v) => [v.version, v.profile]));
   // Versions stored at start apply from their first order; imported ones, at their record.
@@ -104,7 +105,7 @@ function replayAll(db: Database.Database, onProgress: (orders: number) => void) 
   const trades = new TradeCursor(db);
   const ordersPage = db.prepare(
     `SELECT order_id, client_order_id, strategy, instrument, side, status, received_at_ms, answer, fills, denials,
-            origin, for_user_id
+            origin, for_user_id, quantity
      FROM orders WHERE order_id > ? ORDER BY order_id LIMIT ${PAGE_ROWS}`,
   );
   let after = 0;
@@ -122,6 +123,7 @@ function replayAll(db: Database.Database, onProgress: (orders: number) => void) 
       number | null,
       string | null,
       number | null,
+      number | null,
     ][];
     if (rows.length === 0) break;
     for (const [
@@ -137,6 +139,7 @@ function replayAll(db: Database.Database, onProgress: (orders: number) => void) 
       denials,
       origin,
       forUserId,
+      quantity,
     ] of rows) {
       advanceTo(orderId);
       const row: LoggedOrderRow = {
@@ -145,6 +148,7 @@ function replayAll(db: Database.Database, onProgress: (orders: number) => void) 
         strategy,
         instrument,
         side,
+        quantity,
         status,
         receivedAtMs,
         answer,
@@ -167,7 +171,7 @@ function replayAll(db: Database.Database, onProgress: (orders: number) => void) 
     db
       .prepare('SELECT strategy, instrument, user_id, order_id, opened_at_ms FROM released_positions')
       .raw()
-      .all() as StoredPosition[],
+      .all() as StoredRelease[],
     replay,
     problem,
   );
@@ -189,12 +193,12 @@ function replayAll(db: Database.Database, onProgress: (orders: number) => void) 
 
 function storedPositions(db: Database.Database): StoredPosition[] {
   return db
-    .prepare('SELECT strategy, instrument, user_id, order_id, opened_at_ms FROM positions')
+    .prepare('SELECT strategy, instrument, user_id, order_id, opened_at_ms, quantity FROM positions')
     .raw()
     .all() as StoredPosition[];
 }
 
-type TradeRaw = [number, number, string, string, number, number, number, number];
+type TradeRaw = [number, number, string, string, number, number, number, number, number];
 
 /** Walks the trades table in trade_id order alongside the replay's closes, one page at a time. */
 class TradeCursor {
@@ -207,7 +211,8 @@ class TradeCursor {
 
   constructor(db: Database.Database) {
     this.#page = db.prepare(
-      `SELECT trade_id, user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms
+      `SELECT trade_id, user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms,
+              quantity
        FROM trades WHERE trade_id > ? ORDER BY trade_id LIMIT ${PAGE_ROWS}`,
     );
     this.#count = db.prepare('SELECT count(*) FROM trades').pluck().get() as number;
@@ -223,7 +228,8 @@ class TradeCursor {
       return `order ${close.sellOrderId} closed a position of user ${close.userId} but no trade records it`;
     this.seen++;
     this.#after = row[0];
-    const [tradeId, userId, strategy, instrument, buyOrderId, sellOrderId, openedAtMs, closedAtMs] = row;
+    const [tradeId, userId, strategy, instrument, buyOrderId, sellOrderId, openedAtMs, closedAtMs, quantity] =
+      row;
     const same =
       userId === close.userId &&
       strategy === close.strategy &&
@@ -231,7 +237,8 @@ class TradeCursor {
       buyOrderId === close.buyOrderId &&
       sellOrderId === close.sellOrderId &&
       openedAtMs === close.openedAtMs &&
-      closedAtMs === close.closedAtMs;
+      closedAtMs === close.closedAtMs &&
+      quantity === close.quantity;
     return same
       ? null
       : `trade ${tradeId} does not match the close of user ${close.userId} by order ${close.sellOrderId}`;

@@ -2,6 +2,7 @@
 // transaction; PRAGMA user_version records how far a database has come. Append, never edit.
 
 import type Database from 'better-sqlite3';
+import { POSITION_SCOPES, type PositionScope, scopeRefusal } from '../../domain/book.js';
 
 const MIGRATIONS: readonly string[] = [
   `
@@ -142,6 +143,33 @@ export function databaseIdOf(db: Database.Database): string {
 }
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The scope of positions a database was made with: a database made before scopes existed is `strategy`. */
+export function positionScopeOf(db: Database.Database): PositionScope {
+  const stored = db.prepare("SELECT value FROM meta WHERE key = 'position_scope'").pluck().get();
+  return stored === 'account' ? 'account' : 'strategy';
+}
+
+/**
+ * Writes the scope asked for into a database that has none yet: one with nothing in its log takes the
+ * scope asked for, one with orders made before scopes existed can only be `strategy`. Refuses any other
+ * change: the scope decides what every logged decision meant, so it is fixed for the database's life.
+ */
+export function fixPositionScope(db: Database.Database, path: string, wanted: PositionScope): PositionScope {
+  const stored = db.prepare("SELECT value FROM meta WHERE key = 'position_scope'").pluck().get() as
+    | string
+    | undefined;
+  const logged = db
+    .prepare('SELECT EXISTS (SELECT 1 FROM orders) OR EXISTS (SELECT 1 FROM changes)')
+    .pluck()
+    .get();
+  const scope = (stored ?? (logged === 1 ? 'strategy' : wanted)) as PositionScope;
+  if (!POSITION_SCOPES.includes(scope)) throw new SchemaError(`${path}: unknown position scope ${scope}`);
+  if (stored === undefined)
+    db.prepare("INSERT INTO meta (key, value) VALUES ('position_scope', ?)").run(scope);
+  if (scope !== wanted) throw new SchemaError(scopeRefusal(path, scope, wanted));
+  return scope;
+}
 
 export class SchemaError extends Error {
   override readonly name = 'SchemaError';

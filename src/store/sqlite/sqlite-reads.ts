@@ -62,7 +62,7 @@ export class SqliteReads {
   /** The order placed with this client_order_id, if any: what a retry is answered from. */
   orderByClientId(clientOrderId: string): ClientOrderRow | undefined {
     const sql =
-      'SELECT order_id, strategy, instrument, side, status, reason, answer FROM orders WHERE client_order_id = ?';
+      'SELECT order_id, strategy, instrument, side, quantity, status, reason, answer FROM orders WHERE client_order_id = ?';
     return this.#statement(sql).get(clientOrderId) as ClientOrderRow | undefined;
   }
 
@@ -83,7 +83,7 @@ export class SqliteReads {
     filter(where, args, 'p.user_id', userId);
     filter(where, args, 'p.strategy', query.strategy);
     filter(where, args, 'p.instrument', query.instrument);
-    const sql = `SELECT u.name, p.strategy, p.instrument, p.order_id, p.opened_at_ms, p.user_id FROM positions p
+    const sql = `SELECT u.name, p.strategy, p.instrument, p.order_id, p.opened_at_ms, p.user_id, p.quantity FROM positions p
       JOIN users u ON u.user_id = p.user_id ${whereClause(where)}
       ORDER BY p.strategy, p.instrument, p.user_id LIMIT ?`;
     const rows = this.#statement(sql)
@@ -100,12 +100,18 @@ export class SqliteReads {
     filter(where, args, 't.strategy', query.strategy);
     filter(where, args, 't.instrument', query.instrument);
     const sql = `SELECT t.trade_id, u.name, t.strategy, t.instrument, t.buy_order_id, t.sell_order_id,
-      t.opened_at_ms, t.closed_at_ms FROM trades t JOIN users u ON u.user_id = t.user_id
+      t.opened_at_ms, t.closed_at_ms, t.quantity FROM trades t JOIN users u ON u.user_id = t.user_id
       ${whereClause(where)} ORDER BY t.trade_id LIMIT ?`;
     const rows = this.#statement(sql)
       .raw()
       .all(...args, query.limit + 1) as TradeTuple[];
     return tradesPage(rows, query.limit);
+  }
+
+  /** One user's open positions [strategy, instrument, quantity], by the index on user_id. */
+  heldBy(userId: number): [string, string, number][] {
+    const sql = 'SELECT strategy, instrument, quantity FROM positions WHERE user_id = ?';
+    return this.#statement(sql).raw().all(userId) as [string, string, number][];
   }
 
   /** Open positions of these users only, by the index on user_id: a page of users costs its own size. */

@@ -10,11 +10,11 @@ import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { OpenBook } from '../../domain/book.js';
+import { OpenBook, type PositionScope } from '../../domain/book.js';
 import { CaseHints } from '../../domain/case-hints.js';
 import type { Order } from '../../domain/order.js';
 import { type Profile, parseProfile } from '../../domain/profile.js';
-import { type Decision, decide, decideClose } from '../../domain/rules.js';
+import { type Decision, decide, decideClose, type OpenPosition, systemSell } from '../../domain/rules.js';
 import { GateStates } from '../../domain/states.js';
 import { renderAnswer } from '../answer.js';
 import {
@@ -42,7 +42,13 @@ import {
 import { LeftPositions } from '../left-positions.js';
 import type { JsonPage } from '../page.js';
 import { reconcileProfile } from '../reconcile.js';
-import type { NamesQuery, OrdersQuery, PositionsQuery, TradesQuery } from '../rows.js';
+import {
+  holdingsJson,
+  type NamesQuery,
+  type OrdersQuery,
+  type PositionsQuery,
+  type TradesQuery,
+} from '../rows.js';
 import {
   type ChangeResult,
   OUTCOME_TEXT,
@@ -55,7 +61,7 @@ import {
   sameOrder,
 } from '../store.js';
 import { openConnection } from './connection.js';
-import { databaseIdOf, migrate } from './migrations.js';
+import { databaseIdOf, fixPositionScope, migrate } from './migrations.js';
 import { type OwnerLock, takeOwnership } from './owner.js';
 import {
   changesAfter,
@@ -119,6 +125,8 @@ export interface SqliteStoreOptions {
   readonly logger: Logger;
   /** Orders decided but not yet answered, at most: past it an order gets 503 OVERLOADED at once. */
   readonly ordersInFlightMax: number;
+  /** The scope a new database is made with; an existing one must have been made with it. */
+  readonly positionScope: PositionScope;
 }
 
 /** An order, or a change with the system SELLs it sends, waiting for the commit that holds it. */
@@ -146,11 +154,12 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   try {
     const schema = migrate(db, options.path);
     if (schema.from !== schema.to) options.logger.info({ schema }, 'database schema migrated');
+    const scope = fixPositionScope(db, options.path, options.positionScope);
     const version = seedProfile(db, options.profile, options.profileText, Date.now());
     if (version !== null) {
       options.logger.info({ users: options.profile.length, version }, 'new database seeded with the profile');
     }
-    const store = new SqliteStore(db, owner, options);
+    const store = new SqliteStore(db, owner, options, scope);
     await store.start();
     await store.reconcileProfile(options);
     return store;
@@ -172,7 +181,7 @@ export class SqliteStore implements Store {
   readonly #path: string;
   readonly #logger: Logger;
   #reads: SqliteReads;
-  readonly #book = new OpenBook();
+  readonly #book: OpenBook;
   #users: Users;
   #nextUserId = 1;
   #nextProfileVersion = 1;
@@ -220,7 +229,13 @@ export class SqliteStore implements Store {
     { resolve: (changed: boolean) => void; reject: (error: Error) => void }
   >();
 
-  constructor(db: Database.Database, owner: OwnerLock, options: SqliteStoreOptions) {
+  constructor(
+    db: Database.Database,
+    owner: OwnerLock,
+    options: SqliteStoreOptions,
+    readonly positionScope: PositionScope,
+  ) {
+    this.#book = new OpenBook(positionScope);
     this.#db = db;
     this.#owner = owner;
     this.#path = options.path;
@@ -311,7 +326,8 @@ export class SqliteStore implements Store {
   #warnOfCloseOnlyPositions(): void {
     const left = new LeftPositions((user) => this.#directory.entry(user) !== undefined);
     for (const { strategy, instrument, userId } of this.#book.positions()) {
-      if (this.#directory.subscriptions.get(strategy)?.get(userId)?.has(instrument) === true) continue;
+      if (this.#directory.subscriptions.get(strategy)?.get(userId)?.instruments.has(instrument) === true)
+        continue;
       left.add(this.#users.names[userId]!, 1, `${strategy} ${instrument}`);
     }
     left.warn(this.#logger);
@@ -347,7 +363,7 @@ export class SqliteStore implements Store {
     const subscribers = this.#directory.subscriptions.get(order.strategy);
     const holders = this.#book.holdersOf(order.strategy, order.instrument);
     const states = this.#states.forOrder(order.strategy, order.side, receivedAtMs);
-    const decision = decide(order.side, order.instrument, subscribers, holders, states);
+    const decision = decide(order, subscribers, holders, states);
     const orderId = this.#nextOrderId++;
     const json = renderAnswer({ orderId, order, receivedAtMs }, decision, this.#users.nameJson);
     const write = toWrite(order, orderId, receivedAtMs, decision, json, null, null);
@@ -572,10 +588,13 @@ export class SqliteStore implements Store {
       string,
     ][];
     const holders = this.#db
-      .prepare('SELECT user_id, order_id, opened_at_ms FROM positions WHERE strategy = ? AND instrument = ?')
+      .prepare(
+        'SELECT user_id, order_id, opened_at_ms, quantity FROM positions WHERE strategy = ? AND instrument = ?',
+      )
       .raw();
     for (const [strategy, instrument] of books) {
-      this.#book.load(strategy, instrument, holders.all(strategy, instrument) as [number, number, number][]);
+      const rows = holders.all(strategy, instrument) as [number, number, number, number][];
+      this.#book.load(strategy, instrument, rows);
     }
     // Orders and the other records of the log are numbered from one sequence.
     const last = this.#db
@@ -772,16 +791,11 @@ export class SqliteStore implements Store {
     const closed: ClosedBook[] = [];
     const origin = request.kind === 'square-off' ? 'square-off' : 'close-now';
     for (const close of plan.closes) {
-      const decision = decideClose(this.#book.holdersOf(close.strategy, close.instrument), close.userId);
+      const holders = this.#book.holdersOf(close.strategy, close.instrument);
+      const decision = decideClose(close.strategy, holders, close.userId);
       if (decision.fills.length === 0) continue;
       const orderId = this.#nextOrderId++;
-      const order: Order = {
-        strategy: close.strategy,
-        instrument: close.instrument,
-        side: 'SELL',
-        quantity: 1,
-        clientOrderId: null,
-      };
+      const order = systemSell(close.strategy, close.instrument, decision);
       const head = { orderId, order, receivedAtMs: actor.atMs, origin };
       const json = renderAnswer(head, decision, this.#users.nameJson);
       writes.push(toWrite(order, orderId, actor.atMs, decision, json, origin, close.userId));
@@ -812,7 +826,9 @@ export class SqliteStore implements Store {
     if (request.kind === 'square-off' && request.day !== null) this.#squaredOffDays.add(request.day);
     this.#version = seq;
     const stillHeld =
-      user === null ? [] : heldBefore.filter(([s, i]) => this.#book.holdersOf(s, i)?.has(userId!));
+      user === null
+        ? []
+        : heldBefore.filter(([s, i]) => this.#book.holdersOf(s, i)?.get(userId!)?.strategy === s);
     const left = user === null ? [] : leftCloseOnly(this.#directory, user, stillHeld);
     const json = renderChange(seq, plan.body, actor, closed, left, released);
     const promise = new Promise<ChangeResult>((resolve, reject) => {
@@ -831,10 +847,7 @@ export class SqliteStore implements Store {
   }
 
   /** A user's open positions, of one strategy or all, from the book in memory. */
-  #heldPositions(
-    userId: number,
-    strategy: string | null,
-  ): [string, string, { orderId: number; openedAtMs: number }][] {
+  #heldPositions(userId: number, strategy: string | null): [string, string, OpenPosition][] {
     return this.#book
       .books(strategy, userId)
       .map(([s, i]) => [s, i, this.#book.holdersOf(s, i)!.get(userId)!]);
@@ -885,6 +898,12 @@ export class SqliteStore implements Store {
     return this.#directory.usersPage(query, {
       openPositionsOf: async (userIds) => this.#reads.openPositionsOf(userIds),
     });
+  }
+
+  async holdings(name: string): Promise<string | undefined> {
+    const userId = this.#users.idOf.get(name);
+    if (userId === undefined) return undefined;
+    return holdingsJson(name, this.#reads.heldBy(userId));
   }
 
   async user(name: string): Promise<string | undefined> {
@@ -945,9 +964,15 @@ function toWrite(
 ): OrderWrite {
   const opened: number[] = [];
   const closed: number[] = [];
+  let closedStrategies: string[] | null = null;
   for (const fill of decision.fills) {
-    if (fill.closes === null) opened.push(fill.userId);
-    else closed.push(fill.userId, fill.closes.orderId, fill.closes.openedAtMs);
+    if (fill.closes === null) opened.push(fill.userId, fill.quantity);
+    else {
+      if (fill.closes.strategy !== order.strategy && closedStrategies === null)
+        closedStrategies = decision.fills.slice(0, closed.length / 4).map(() => order.strategy);
+      closed.push(fill.userId, fill.closes.orderId, fill.closes.openedAtMs, fill.quantity);
+      closedStrategies?.push(fill.closes.strategy);
+    }
   }
   assert.ok(orderId > 0);
   return {
@@ -956,6 +981,7 @@ function toWrite(
     strategy: order.strategy,
     instrument: order.instrument,
     side: order.side,
+    quantity: order.quantity,
     status: decision.status,
     reason: decision.reason,
     receivedAtMs,
@@ -964,6 +990,7 @@ function toWrite(
     denials: decision.denials.length,
     opened,
     closed,
+    closedStrategies,
     origin,
     forUserId,
   };

@@ -26,6 +26,8 @@ export interface OrderWrite {
   readonly strategy: string;
   readonly instrument: string;
   readonly side: 'BUY' | 'SELL';
+  /** The order's quantity; each user's is in opened and closed. */
+  readonly quantity: number;
   readonly status: 'ACCEPTED' | 'REJECTED';
   readonly reason: string | null;
   readonly receivedAtMs: number;
@@ -33,10 +35,15 @@ export interface OrderWrite {
   /** How many users the order filled and denied, for the compact view of the log. */
   readonly fills: number;
   readonly denials: number;
-  /** BUY: the users whose positions this order opens. */
+  /** BUY: flattened pairs [userId, quantity, …] of the positions this order opens. */
   readonly opened: readonly number[];
-  /** SELL: flattened triples [userId, buyOrderId, openedAtMs, …] of the positions it closes. */
+  /** SELL: flattened quadruples [userId, buyOrderId, openedAtMs, quantity, …] of the positions it closes. */
   readonly closed: readonly number[];
+  /**
+   * SELL in `account` scope: the strategy that opened each position closed, in the order of closed,
+   * when any is not the order's own; null otherwise (always, in `strategy` scope).
+   */
+  readonly closedStrategies: readonly string[] | null;
   /** A SELL the gate sent itself: why ('square-off', 'close-now'), and whose positions (null: all). */
   readonly origin: string | null;
   readonly forUserId: number | null;

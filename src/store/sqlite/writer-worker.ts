@@ -80,8 +80,8 @@ function prepare(connection: Database.Database) {
     ),
     order: connection.prepare(
       `INSERT INTO orders (order_id, client_order_id, strategy, instrument, side, status, reason, received_at_ms,
-                           answer, fills, denials, origin, for_user_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                           answer, fills, denials, origin, for_user_id, quantity)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     change: connection.prepare('INSERT INTO changes (seq, kind, body, key_id, at_ms) VALUES (?, ?, ?, ?, ?)'),
     addUser: connection.prepare('INSERT OR IGNORE INTO users (user_id, name) VALUES (?, ?)'),
@@ -111,8 +111,8 @@ function prepare(connection: Database.Database) {
        WHERE excluded.until_ms > states.until_ms`,
     ),
     release: connection.prepare(
-      `INSERT INTO released_positions (released_seq, strategy, instrument, user_id, order_id, opened_at_ms)
-       SELECT ?, strategy, instrument, user_id, order_id, opened_at_ms FROM positions
+      `INSERT INTO released_positions (released_seq, strategy, instrument, user_id, order_id, opened_at_ms, quantity)
+       SELECT ?, strategy, instrument, user_id, order_id, opened_at_ms, quantity FROM positions
        WHERE strategy = ? AND instrument = ? AND user_id = ?`,
     ),
     profileVersion: connection.prepare(
@@ -120,25 +120,25 @@ function prepare(connection: Database.Database) {
        VALUES (?, ?, ?, ?, ?, ?)`,
     ),
     open: connection.prepare(
-      'INSERT INTO positions (strategy, instrument, user_id, order_id, opened_at_ms) VALUES (?, ?, ?, ?, ?)',
+      'INSERT INTO positions (strategy, instrument, user_id, order_id, opened_at_ms, quantity) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     close: connection.prepare('DELETE FROM positions WHERE strategy = ? AND instrument = ? AND user_id = ?'),
     trade: connection.prepare(
-      `INSERT INTO trades (user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO trades (user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms, quantity)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     // A fan-out writes tens of thousands of rows for one order: one statement over a JSON array
     // instead of one call per row halves the writer's time per fill.
     openMany: connection.prepare(
-      `INSERT INTO positions (strategy, instrument, user_id, order_id, opened_at_ms)
-       SELECT ?, ?, value, ?, ? FROM json_each(?)`,
+      `INSERT INTO positions (strategy, instrument, user_id, order_id, opened_at_ms, quantity)
+       SELECT ?, ?, value ->> 0, ?, ?, value ->> 1 FROM json_each(?)`,
     ),
     closeMany: connection.prepare(
       'DELETE FROM positions WHERE strategy = ? AND instrument = ? AND user_id IN (SELECT value FROM json_each(?))',
     ),
     tradeMany: connection.prepare(
-      `INSERT INTO trades (user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms)
-       SELECT value ->> 0, ?, ?, value ->> 1, ?, value ->> 2, ? FROM json_each(?)`,
+      `INSERT INTO trades (user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms, quantity)
+       SELECT value ->> 0, ?, ?, value ->> 1, ?, value ->> 2, ?, value ->> 3 FROM json_each(?)`,
     ),
     commitAll: connection.transaction((writes: readonly LogWrite[]) => {
       for (const write of writes) {
@@ -168,25 +168,33 @@ function writeOrder(o: OrderWrite): void {
     o.denials,
     o.origin,
     o.forUserId,
+    o.quantity,
   );
-  if (o.opened.length >= BULK_ROWS_MIN) {
-    s.openMany.run(o.strategy, o.instrument, o.orderId, o.receivedAtMs, JSON.stringify(o.opened));
+  const { opened, closed } = o;
+  if (opened.length / 2 >= BULK_ROWS_MIN) {
+    const pairs: [number, number][] = [];
+    for (let i = 0; i < opened.length; i += 2) pairs.push([opened[i]!, opened[i + 1]!]);
+    s.openMany.run(o.strategy, o.instrument, o.orderId, o.receivedAtMs, JSON.stringify(pairs));
   } else {
-    for (const userId of o.opened) s.open.run(o.strategy, o.instrument, userId, o.orderId, o.receivedAtMs);
+    for (let i = 0; i < opened.length; i += 2)
+      s.open.run(o.strategy, o.instrument, opened[i], o.orderId, o.receivedAtMs, opened[i + 1]);
   }
-  if (o.closed.length / 3 >= BULK_ROWS_MIN) return closeMany(o);
-  for (let i = 0; i < o.closed.length; i += 3) {
-    const userId = o.closed[i]!;
-    const removed = s.close.run(o.strategy, o.instrument, userId).changes;
+  if (closed.length / 4 >= BULK_ROWS_MIN && o.closedStrategies === null) return closeMany(o);
+  for (let i = 0; i < closed.length; i += 4) {
+    const userId = closed[i]!;
+    // A round trip is the position's: it keeps the strategy that opened it.
+    const strategy = o.closedStrategies?.[i / 4] ?? o.strategy;
+    const removed = s.close.run(strategy, o.instrument, userId).changes;
     if (removed !== 1) throw disagreement(1, removed);
     s.trade.run(
       userId,
-      o.strategy,
+      strategy,
       o.instrument,
-      o.closed[i + 1],
+      closed[i + 1],
       o.orderId,
-      o.closed[i + 2],
+      closed[i + 2],
       o.receivedAtMs,
+      closed[i + 3],
     );
   }
 }
@@ -237,10 +245,10 @@ function writeChange(c: ChangeWrite): void {
 
 function closeMany(o: OrderWrite): void {
   const users: number[] = [];
-  const trades: [number, number, number][] = [];
-  for (let i = 0; i < o.closed.length; i += 3) {
+  const trades: [number, number, number, number][] = [];
+  for (let i = 0; i < o.closed.length; i += 4) {
     users.push(o.closed[i]!);
-    trades.push([o.closed[i]!, o.closed[i + 1]!, o.closed[i + 2]!]);
+    trades.push([o.closed[i]!, o.closed[i + 1]!, o.closed[i + 2]!, o.closed[i + 3]!]);
   }
   const removed = statements.closeMany.run(o.strategy, o.instrument, JSON.stringify(users)).changes;
   if (removed !== users.length) throw disagreement(users.length, removed);
