@@ -179,10 +179,16 @@ export async function addSubscriptions(
   }
 }
 
-/** Every book the subscriptions can trade gets its lock row, so that orders find it there. */
+/**
+ * Every book the subscriptions can trade gets its lock row, so that orders find it there: the
+ * (strategy, instrument)'s, and the instrument's ('', instrument) that orders lock in `account` scope.
+ */
 export async function addAllBooks(client: Queryable): Promise<void> {
   await client.query(
-    'INSERT INTO books (strategy, instrument) SELECT DISTINCT strategy, instrument FROM subscriptions ON CONFLICT DO NOTHING',
+    `INSERT INTO books (strategy, instrument)
+     SELECT DISTINCT strategy, instrument FROM subscriptions
+     UNION SELECT DISTINCT '', instrument FROM subscriptions
+     ON CONFLICT DO NOTHING`,
   );
 }
 
