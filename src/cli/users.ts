@@ -30,7 +30,7 @@ one record of the log, in force from the next order on, on every instance; it pr
   ordergate users list [--json]
   ordergate users show NAME [--json]
   ordergate users put NAME --subscriptions JSON
-  ordergate users put NAME --strategy S --instruments A,B
+  ordergate users put NAME --strategy S --instruments A,B [--multiplier M | --quantity N]
   ordergate users delete NAME [--positions close-only | close-now | preserve]
   ordergate users unsubscribe NAME STRATEGY [--positions close-only | close-now | preserve]
 
@@ -65,7 +65,7 @@ ${SERVER_OPTIONS}
 ${EXIT_CODES}`;
 
 const PUT_HELP = `Usage: ordergate users put NAME --subscriptions JSON [--url URL] [--key TOKEN]
-       ordergate users put NAME --strategy S --instruments A,B [--url URL] [--key TOKEN]
+       ordergate users put NAME --strategy S --instruments A,B [--multiplier M | --quantity N] [--url URL] [--key TOKEN]
 
 Creates or replaces a user, in force from the next order on. With --subscriptions, every subscription
 of the user, as one entry of the seed's profile (PUT /users/NAME):
@@ -79,6 +79,8 @@ Options:
   --subscriptions JSON   strategy → its instruments: {"STRATEGY_A":["GRASIM","EICHER"]}
   --strategy S           one strategy, with --instruments
   --instruments A,B      its instruments, comma-separated
+  --multiplier M         with --strategy: the user's quantity per unit ordered, rounded down (e.g. 0.5)
+  --quantity N           with --strategy: a fixed quantity for every order, instead of a multiplier
 ${SERVER_OPTIONS}
   -h, --help             print this help
 
@@ -137,14 +139,23 @@ export async function runUsers(argv: string[]): Promise<number> {
 }
 
 /** A user as GET /users and GET /users/NAME give it. */
+/** A subscription as the API shows it: the seed's list, or an object with its sizing. */
+type SubscriptionShown = string[] | { instruments: string[]; multiplier?: string; quantity?: number };
+
 interface UserSummary {
   user: string;
-  strategies: Record<string, string[]>;
+  strategies: Record<string, SubscriptionShown>;
   open_positions: number;
 }
 
 interface UserDetail extends UserSummary {
-  positions: { strategy: string; instrument: string; order_id: number; opened_at: string }[];
+  positions: {
+    strategy: string;
+    instrument: string;
+    quantity?: number;
+    order_id: number;
+    opened_at: string;
+  }[];
   positions_next_after: string | null;
 }
 
@@ -172,9 +183,23 @@ async function list(argv: string[]): Promise<number> {
   return 0;
 }
 
+function instrumentsOf(subscription: SubscriptionShown): string[] {
+  return Array.isArray(subscription) ? subscription : subscription.instruments;
+}
+
+/** How a subscription sizes orders, in words; empty for one unit per unit ordered. */
+function sizingOf(subscription: SubscriptionShown): string {
+  if (Array.isArray(subscription)) return '';
+  if (subscription.quantity !== undefined) return `, ${subscription.quantity} units each order`;
+  return subscription.multiplier === undefined ? '' : `, ×${subscription.multiplier}`;
+}
+
 function summaryLine(user: UserSummary, width: number): string {
   const strategies = Object.entries(user.strategies)
-    .map(([strategy, instruments]) => `${strategy} (${plural(instruments.length, 'instrument')})`)
+    .map(
+      ([strategy, shown]) =>
+        `${strategy} (${plural(instrumentsOf(shown).length, 'instrument')}${sizingOf(shown)})`,
+    )
     .join(', ');
   return `${user.user.padEnd(width)}  ${strategies}  ${plural(user.open_positions, 'open position')}`;
 }
@@ -194,10 +219,13 @@ async function show(argv: string[]): Promise<number> {
   const strategies = Object.entries(user.strategies);
   // A user removed (or left with no subscription) is still known by name, with what they hold.
   if (strategies.length === 0) lines.push('  no subscription: not a user in force');
-  for (const [strategy, instruments] of strategies) lines.push(`  ${strategy}: ${instruments.join(', ')}`);
+  for (const [strategy, shown] of strategies)
+    lines.push(`  ${strategy}: ${instrumentsOf(shown).join(', ')}${sizingOf(shown)}`);
   lines.push(`  ${plural(user.open_positions, 'open position')}${user.open_positions > 0 ? ':' : ''}`);
   for (const p of user.positions)
-    lines.push(`    ${p.strategy} ${p.instrument} (opened by BUY order ${p.order_id} at ${p.opened_at})`);
+    lines.push(
+      `    ${p.strategy} ${p.instrument} ×${p.quantity ?? 1} (opened by BUY order ${p.order_id} at ${p.opened_at})`,
+    );
   if (user.positions_next_after !== null) {
     lines.push(
       `    … ${user.open_positions - user.positions.length} more: GET /positions?user=${segment(user.user)}&after=${user.positions_next_after}`,
@@ -215,6 +243,8 @@ async function put(argv: string[]): Promise<number> {
       subscriptions: { type: 'string' },
       strategy: { type: 'string' },
       instruments: { type: 'string' },
+      multiplier: { type: 'string' },
+      quantity: { type: 'string' },
     },
     true,
   );
@@ -227,9 +257,12 @@ async function put(argv: string[]): Promise<number> {
       throw new UsageError('give either --subscriptions JSON or --strategy S --instruments A,B, not both');
     const subscriptions = parseSubscriptions(values.subscriptions);
     const answer = await client.json<ChangeAnswer>('PUT', path, { body: { subscriptions } });
-    const given = answer.subscriptions as Record<string, string[]> | undefined;
+    const given = answer.subscriptions as Record<string, SubscriptionShown> | undefined;
     const shown = Object.entries(given ?? subscriptions)
-      .map(([strategy, instruments]) => `${strategy}: ${plural(instruments.length, 'instrument')}`)
+      .map(
+        ([strategy, each]) =>
+          `${strategy}: ${plural(instrumentsOf(each).length, 'instrument')}${sizingOf(each)}`,
+      )
       .join(', ');
     printChange(`version ${answer.version}: user ${answer.user ?? name} put (${shown})`, answer);
     return 0;
@@ -244,8 +277,11 @@ async function put(argv: string[]): Promise<number> {
     throw new UsageError(
       `--instruments must be names separated by commas, got ${JSON.stringify(values.instruments)}`,
     );
+  if (values.multiplier !== undefined && values.quantity !== undefined)
+    throw new UsageError('give --multiplier or --quantity, not both');
+  const quantity = values.quantity === undefined ? undefined : Number(values.quantity);
   const answer = await client.json<ChangeAnswer>('PUT', `${path}/subscriptions/${segment(strategy)}`, {
-    body: { instruments },
+    body: { instruments, multiplier: values.multiplier, quantity },
   });
   const given = (answer.instruments as string[] | undefined) ?? instruments;
   printChange(
@@ -328,15 +364,17 @@ function dispositionOf(values: Flags): Disposition {
   return value as Disposition;
 }
 
-/** --subscriptions: a JSON object of strategy → list of instruments. The server checks the names. */
-function parseSubscriptions(text: string | boolean): Record<string, string[]> {
+/** --subscriptions: a JSON object of strategy → list of instruments (or sized). The server checks them. */
+function parseSubscriptions(text: string | boolean): Record<string, SubscriptionShown> {
   let value: unknown;
   try {
     value = JSON.parse(String(text));
   } catch (error) {
     throw new UsageError(`--subscriptions must be JSON: ${(error as Error).message}`);
   }
-  const isList = (list: unknown) => Array.isArray(list) && list.every((each) => typeof each === 'string');
+  const isList = (list: unknown) =>
+    (Array.isArray(list) && list.every((each) => typeof each === 'string')) ||
+    (typeof list === 'object' && list !== null && 'instruments' in list);
   if (
     typeof value !== 'object' ||
     value === null ||
@@ -347,5 +385,5 @@ function parseSubscriptions(text: string | boolean): Record<string, string[]> {
       `--subscriptions must be a JSON object of strategy → instruments, e.g. '{"STRATEGY_A":["GRASIM","EICHER"]}'`,
     );
   }
-  return value as Record<string, string[]>;
+  return value as Record<string, SubscriptionShown>;
 }
