@@ -37,6 +37,17 @@ export interface Config {
   /** How positions are kept: per (user, strategy, instrument), or per (user, instrument). */
   readonly positionScope: PositionScope;
   readonly squareOff: SquareOffConfig;
+  readonly webhooks: WebhooksConfig;
+}
+
+/** The TradingView webhook: the operator's ticker alias table and how long a repeated body is a retry. */
+export interface WebhooksConfig {
+  /** A JSON file {"TICKER": "INSTRUMENT"}, or null for none. */
+  readonly tickerAliasesPath: string | null;
+  /** Whether TICKER_ALIASES_PATH was given: a file given must exist; the shipped default may be absent. */
+  readonly tickerAliasesPathExplicit: boolean;
+  /** An alert without TradingView's id and time, sent again within this, is a retry: answered, not applied. */
+  readonly dedupeWindowMs: number;
 }
 
 /** The end-of-day square-off: when, in which time zone, on which days, and what the gate is after it. */
@@ -103,6 +114,9 @@ const LOG_FILE_BYTES_MAX_LIMIT = 2 ** 40;
 const LOG_FILES_MAX_DEFAULT = 64;
 /** The most log files that can be kept: each rotation lists the folder to find the oldest. */
 const LOG_FILES_MAX_LIMIT = 10_000;
+
+/** A retry of an alert comes within seconds; a day is the longest window that still lets a trader repeat. */
+const WEBHOOK_DEDUPE_SECONDS_MAX = 86_400;
 
 /** Where a server with no API key listens unless HOST is set: nobody but this machine may reach it. */
 export const OPEN_MODE_HOST = '127.0.0.1';
@@ -208,6 +222,19 @@ export const SETTINGS = {
     fallback: 'close-only',
     help: "the gate's state from a scheduled square-off to the next trading day: close-only or active",
   },
+  // The TradingView webhook (POST /webhooks/tradingview/:token).
+  tickerAliasesPath: {
+    env: 'TICKER_ALIASES_PATH',
+    flag: 'ticker-aliases-path',
+    fallback: 'Jsons/ticker_aliases.json',
+    help: 'webhook: a JSON file mapping TradingView tickers to instruments, e.g. {"LT": "L&T"}; none: no aliases',
+  },
+  webhookDedupeSeconds: {
+    env: 'WEBHOOK_DEDUPE_SECONDS',
+    flag: 'webhook-dedupe-seconds',
+    fallback: '60',
+    help: `webhook: an alert without id and time repeated within this many seconds is a retry, 1 to ${WEBHOOK_DEDUPE_SECONDS_MAX}`,
+  },
 } as const satisfies Record<string, Setting>;
 
 /** The highest RATE_LIMIT that can be set: a million requests a second is beyond any one instance. */
@@ -280,6 +307,7 @@ export function loadConfig(
   if (!POSITION_SCOPES.includes(positionScope))
     problems.push(`POSITION_SCOPE must be strategy or account, got ${JSON.stringify(positionScope)}`);
   const squareOff = squareOffOf(read, problems);
+  const webhooks = webhooksOf(read, given, problems);
   if (problems.length > 0) throw new ConfigError(problems.join('; '));
   return {
     port,
@@ -298,6 +326,26 @@ export function loadConfig(
     importProfile,
     positionScope,
     squareOff,
+    webhooks,
+  };
+}
+
+function webhooksOf(
+  read: (setting: Setting) => string,
+  given: (setting: Setting) => boolean,
+  problems: string[],
+): WebhooksConfig {
+  const path = read(SETTINGS.tickerAliasesPath);
+  const dedupeSeconds = integerOf(
+    SETTINGS.webhookDedupeSeconds,
+    read(SETTINGS.webhookDedupeSeconds),
+    [1, WEBHOOK_DEDUPE_SECONDS_MAX],
+    problems,
+  );
+  return {
+    tickerAliasesPath: path === 'none' || path === '' ? null : resolve(path),
+    tickerAliasesPathExplicit: given(SETTINGS.tickerAliasesPath),
+    dedupeWindowMs: dedupeSeconds * 1000,
   };
 }
 

@@ -23,11 +23,13 @@ export interface KeySpec {
   /** Set for a strategy key, and only then. */
   readonly strategy: string | null;
   readonly name: string | null;
+  /** A strategy key whose token is accepted in the webhook URL only (see KeyRecord.webhook). */
+  readonly webhook: boolean;
 }
 
 /** Why a key cannot be created as asked: the field, and what is wrong with it ("must be …"). */
 export interface KeySpecProblem {
-  readonly field: 'strategy' | 'name';
+  readonly field: 'strategy' | 'name' | 'webhook';
   readonly problem: string;
 }
 
@@ -36,7 +38,14 @@ export function checkKeySpec(
   role: KeyRole,
   strategy: string | undefined,
   name: string | undefined,
+  webhook = false,
 ): KeySpec | KeySpecProblem {
+  // The schemas of both databases refuse it too (CHECK): a webhook places orders for one strategy.
+  if (webhook && role !== 'strategy')
+    return {
+      field: 'webhook',
+      problem: 'is only for a strategy key, which names the strategy it places orders for',
+    };
   if (role === 'strategy' && strategy === undefined)
     return { field: 'strategy', problem: 'is required for a strategy key' };
   if (role !== 'strategy' && strategy !== undefined)
@@ -48,7 +57,7 @@ export function checkKeySpec(
     return { field: 'strategy', problem: `must be ${KEY_STRATEGY_RULE}` };
   if (name !== undefined && !isValidKeyLabel(name))
     return { field: 'name', problem: `must be ${KEY_LABEL_RULE}` };
-  return { role, strategy: strategy ?? null, name: name ?? null };
+  return { role, strategy: strategy ?? null, name: name ?? null, webhook };
 }
 
 export function isKeySpecProblem(checked: KeySpec | KeySpecProblem): checked is KeySpecProblem {

@@ -4,6 +4,7 @@
 // does the same there); list only reads.
 
 import { type DatabaseConfig, redactUrl } from '../config.js';
+import { WEBHOOK_PATH } from '../http/webhook-paths.js';
 import { checkKeySpec, isKeySpecProblem, issueKey, KEY_LABEL_LENGTH_MAX, type KeySpec } from '../key-spec.js';
 import {
   type KeyRecord,
@@ -23,6 +24,8 @@ const IN_USE_ADVICE = {
     'stop that server first, or revoke the key through its API: DELETE /keys/ID with an admin key (see ordergate keys revoke --help)',
 } as const;
 
+const PUBLIC_URL_PLACEHOLDER = 'http://HOST:PORT';
+
 const DATABASE_OPTION =
   '  --database-url URL  the database [DATABASE_URL, default sqlite:./data/ordergate.db]';
 
@@ -36,13 +39,14 @@ code 2) and the server's own key API does the same over HTTP with an admin key (
 none): POST /keys, DELETE /keys/ID, GET /keys. list only reads and works beside a running server.
 On PostgreSQL every command works beside running servers.
 
-  ordergate keys create --admin | --read | --strategy NAME [--name LABEL]
+  ordergate keys create --admin | --read | --strategy NAME | --webhook NAME [--name LABEL]
   ordergate keys list
   ordergate keys revoke ID
 
 Run ordergate keys <command> --help for the options of each.`;
 
-const CREATE_HELP = `Usage: ordergate keys create --admin | --read | --strategy NAME [--name LABEL] [--database-url URL]
+const CREATE_HELP = `Usage: ordergate keys create --admin | --read | --strategy NAME | --webhook NAME [--name LABEL]
+                             [--public-url URL] [--database-url URL]
 
 Creates an API key and prints its token once, on the last line of output. The database keeps only a
 hash of it: store the token now, it cannot be shown again. Callers send it as
@@ -53,6 +57,12 @@ Options:
   --admin             the key may do everything
   --read              the key may use every GET endpoint and nothing else
   --strategy NAME     the key may place orders for strategy NAME only
+  --webhook NAME      a webhook key for TradingView: it places orders for strategy NAME only, and its
+                      token is accepted only in the URL ${WEBHOOK_PATH}TOKEN (printed
+                      before the token; paste it into the alert's Webhook URL), never as a header
+  --public-url URL    --webhook: the address TradingView reaches this server at, e.g.
+                      https://gate.example.com (put it behind TLS: the token is in the URL);
+                      default: http://HOST:PORT, to be replaced
   --name LABEL        a label for people, e.g. "engine A" (1 to ${KEY_LABEL_LENGTH_MAX} characters)
 ${DATABASE_OPTION}
   -h, --help          show this help
@@ -67,7 +77,7 @@ SQLite database a running server owns.`;
 const LIST_HELP = `Usage: ordergate keys list [--database-url URL]
 
 Lists the API keys, revoked ones too, one a line, oldest first: the id, the role (and the strategy of a
-strategy key), active or revoked and when, when it was created, when it was last used (recorded at
+strategy key: "webhook NAME" for a webhook key), active or revoked and when, when it was created, when it was last used (recorded at
 most once a minute) and its label. Never a token or a hash. It only reads, so it works beside a
 running server; GET /keys gives the same over HTTP.
 
@@ -116,22 +126,53 @@ async function create(argv: string[]): Promise<number> {
     admin: { type: 'boolean' },
     read: { type: 'boolean' },
     strategy: { type: 'string' },
+    webhook: { type: 'string' },
     name: { type: 'string' },
+    'public-url': { type: 'string' },
     'database-url': { type: 'string' },
   });
   helpRequested(values);
   const spec = specOf(values);
+  const publicUrl = publicUrlOf(values, spec);
   return withKeys('create', values, async (keys, where) => {
     const { record, token } = await issueKey(keys, spec, Date.now());
     const { role, strategy, name } = record;
-    const what = role === 'admin' ? 'an admin key' : role === 'read' ? 'a read key' : `a key for ${strategy}`;
+    const what =
+      role === 'admin'
+        ? 'an admin key'
+        : role === 'read'
+          ? 'a read key'
+          : `a ${record.webhook ? 'webhook ' : ''}key for ${strategy}`;
     console.log(
       `created ${what}, id ${record.id}${name === null ? '' : ` (${JSON.stringify(name)})`}, in ${where}`,
     );
+    if (record.webhook) printWebhookUrl(publicUrl, token);
     console.log('The token follows. It is shown this once and only its hash is stored: keep it now.');
     console.log(token);
     return 0;
   });
+}
+
+/** The URL to paste into TradingView: the token is in it, so it is a secret as the token is. */
+function printWebhookUrl(publicUrl: string | null, token: string): void {
+  console.log(
+    `TradingView webhook URL (a secret: it holds the token; expose it only behind TLS, https://):\n` +
+      `  ${publicUrl ?? PUBLIC_URL_PLACEHOLDER}${WEBHOOK_PATH}${token}`,
+  );
+  if (publicUrl === null)
+    console.log(
+      `  replace ${PUBLIC_URL_PLACEHOLDER} with the address TradingView reaches this server at (or pass --public-url)`,
+    );
+}
+
+/** --public-url without its path's trailing slash; only with --webhook. */
+function publicUrlOf(values: Flags, spec: KeySpec): string | null {
+  const given = textOf(values['public-url']);
+  if (given === undefined) return null;
+  if (!spec.webhook) throw new UsageError('--public-url is only for a webhook key (--webhook NAME)');
+  if (!/^https?:\/\/[^\s/]+(\/\S*)?$/.test(given))
+    throw new UsageError(`--public-url must be an http:// or https:// address, got ${JSON.stringify(given)}`);
+  return given.replace(/\/+$/, '');
 }
 
 /** Reads only: beside a server that owns the SQLite file too. */
@@ -169,14 +210,17 @@ async function revoke(argv: string[]): Promise<number> {
 
 /** The key the flags ask for; the rules are the key API's too (key-spec.ts). */
 function specOf(values: Flags): KeySpec {
-  const { strategy, name } = values;
-  const chosen = [values.admin === true, values.read === true, strategy !== undefined].filter(Boolean);
-  if (chosen.length !== 1) throw new UsageError('choose exactly one of --admin, --read or --strategy NAME');
+  const { name, webhook } = values;
+  const strategy = values.strategy ?? webhook;
+  const chosen = [values.admin, values.read, values.strategy, webhook].filter((flag) => flag !== undefined);
+  if (chosen.length !== 1)
+    throw new UsageError('choose exactly one of --admin, --read, --strategy NAME or --webhook NAME');
   const role: KeyRole = values.admin === true ? 'admin' : values.read === true ? 'read' : 'strategy';
-  const checked = checkKeySpec(role, textOf(strategy), textOf(name));
+  const checked = checkKeySpec(role, textOf(strategy), textOf(name), webhook !== undefined);
   if (!isKeySpecProblem(checked)) return checked;
-  const given = checked.field === 'strategy' ? strategy : name;
-  throw new UsageError(`--${checked.field} ${checked.problem}, got ${JSON.stringify(given)}`);
+  const flag = checked.field === 'strategy' && webhook !== undefined ? 'webhook' : checked.field;
+  const given = checked.field === 'name' ? name : strategy;
+  throw new UsageError(`--${flag} ${checked.problem}, got ${JSON.stringify(given)}`);
 }
 
 function textOf(value: string | boolean | undefined): string | undefined {
@@ -224,7 +268,7 @@ function whereOf(database: DatabaseConfig): string {
 function formatKeys(records: readonly KeyRecord[]): string[] {
   const rows = records.map((key) => [
     key.id,
-    key.strategy === null ? key.role : `strategy ${key.strategy}`,
+    key.strategy === null ? key.role : `${key.webhook ? 'webhook' : 'strategy'} ${key.strategy}`,
     key.revokedAtMs === null ? 'active' : `revoked ${iso(key.revokedAtMs)}`,
     `created ${iso(key.createdAtMs)}`,
     `last used ${key.lastUsedAtMs === null ? 'never' : iso(key.lastUsedAtMs)}`,

@@ -25,6 +25,7 @@ import { PgSchemaError } from '../store/postgres/migrations.js';
 import { SchemaError } from '../store/sqlite/migrations.js';
 import { DatabaseInUseError } from '../store/sqlite/owner.js';
 import type { Store } from '../store/store.js';
+import { readTickerAliases, TickerAliasesError } from './serve-aliases.js';
 import { describeListenFailure, listenHost, openModeWarning, tryListening } from './serve-listen.js';
 import { pathProblems } from './serve-paths.js';
 import { chooseProfile, type LoadedProfile } from './serve-profile.js';
@@ -109,10 +110,12 @@ async function serve(config: Config, logs: Logs): Promise<number> {
   if (typeof start === 'number') return start;
   const { host, profile } = start;
   let calendar: TradingCalendar;
+  let tickerAliases: ReturnType<typeof readTickerAliases>;
   try {
     calendar = new TradingCalendar(config.squareOff, readHolidays(config.squareOff.holidaysPath));
+    tickerAliases = readTickerAliases(config.webhooks);
   } catch (error) {
-    if (!(error instanceof HolidaysError)) throw error;
+    if (!(error instanceof HolidaysError || error instanceof TickerAliasesError)) throw error;
     logger.error(`not started, nothing was written: ${error.message}`);
     return 2;
   }
@@ -145,7 +148,9 @@ async function serve(config: Config, logs: Logs): Promise<number> {
     draining: () => draining,
     keyRequestsPerSecondMax: config.keyRequestsPerSecondMax,
     closeOnlyUntilAfterSquareOff: (nowMs) => calendar.closeOnlyUntil(calendar.local(nowMs).day),
+    webhooks: { aliases: tickerAliases.aliases, dedupeWindowMs: config.webhooks.dedupeWindowMs },
   });
+  logger.info(`TradingView webhook: ${tickerAliases.note}`);
   if (!(await store.keys.hasKeys())) logger.warn(openModeWarning(config));
   try {
     await app.listen({ port: config.port, host });

@@ -28,6 +28,8 @@ import { orderRoutes } from './orders.js';
 import { useRateLimit } from './rate-limit.js';
 import { ErrorBody as ErrorBodySchema, NameSchema } from './schemas.js';
 import type { PartFacts } from './validation.js';
+import { redactWebhookUrl } from './webhook-paths.js';
+import { type WebhookSettings, webhookRoutes } from './webhooks.js';
 
 type ConnectionError = Error & { code?: string };
 
@@ -56,6 +58,8 @@ export interface Services {
   readonly keyRequestsPerSecondMax: number | null;
   /** After a square-off of everything at nowMs: the gate is close-only until then (null: not at all). */
   readonly closeOnlyUntilAfterSquareOff?: (nowMs: number) => number | null;
+  /** The TradingView webhook's aliases and retry window; none and 60 s when not given. */
+  readonly webhooks?: WebhookSettings;
 }
 
 export async function buildApp(services: Services): Promise<FastifyInstance> {
@@ -71,9 +75,10 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     clientErrorHandler: answerClientError,
     // Errors Fastify meets before routing (a malformed URL, an overlong path parameter).
     frameworkErrors: (error, _request, reply: FastifyReply) => {
-      reply
-        .code(400)
-        .send({ error: 'INVALID_REQUEST', message: `the request URL is invalid: ${error.message}` });
+      reply.code(400).send({
+        error: 'INVALID_REQUEST',
+        message: `the request URL is invalid: ${redactWebhookUrl(error.message)}`,
+      });
     },
   });
   useStrictValidation(app);
@@ -83,21 +88,26 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   app.decorateRequest('placing', false);
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    // The webhook's URL holds its token: no log line or message shows it.
+    const url = redactWebhookUrl(request.url);
+    const access = request.is404 ? undefined : request.routeOptions.config.access;
     const { status, body } = errorAnswer(error, {
       method: request.method,
-      url: request.url,
+      url,
       is404: request.is404,
       noBody: request.body === undefined,
-      ordering: !request.is404 && request.routeOptions.config.access === 'order',
+      ordering: access === 'order' || access === 'webhook',
       placing: request.placing,
+      ...(!request.is404 && { bodyBytesMax: request.routeOptions.bodyLimit }),
       partFacts: (context) => partFacts(request, context),
     });
     if (body.error === 'OVERLOADED') reply.header('retry-after', String(OVERLOADED_RETRY_AFTER_S));
     // A bug gets its stack; an expected 503 (store fault, draining) one short line: the fault is logged where it happens.
+    const keyId = request.apiKey?.id;
     if (status === 500)
-      services.logger.error({ err: error, method: request.method, url: request.url }, body.message);
+      services.logger.error({ err: error, method: request.method, url, keyId }, body.message);
     else if (status >= 500)
-      services.logger.warn({ error: body.error, method: request.method, url: request.url }, body.message);
+      services.logger.warn({ error: body.error, method: request.method, url, keyId }, body.message);
     return reply.code(status).send(body);
   });
   // Callback hooks, not async ones: they run on every request, and a promise each is measurable.
@@ -120,7 +130,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({
       error: 'NOT_FOUND',
-      message: `no route ${request.method} ${request.url.split('?')[0]}; GET /docs lists the API`,
+      message: `no route ${request.method} ${redactWebhookUrl(request.url.split('?')[0]!)}; GET /docs lists the API`,
     }),
   );
   await app.register(swagger, {
@@ -163,6 +173,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   exportRoutes(app, services);
   keyRoutes(app, services);
   liveRoutes(app, services);
+  await webhookRoutes(app, services);
   // A client that sends its order and half-closes the connection (HTTP/1.0 tools, `nc -q`) still reads
   // the answer: by default Node drops the request at the half-close, after the order may be applied.
   (app.server as typeof app.server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;

@@ -21,9 +21,10 @@ import { HttpError } from './errors.js';
 
 /**
  * Who may call a route: 'public' anyone; 'read' read and admin keys; 'order' admin keys and the
- * strategy key of the order's strategy (config.orderStrategy). A route without it: admin keys only.
+ * strategy key of the order's strategy (config.orderStrategy); 'webhook' webhook keys only, their
+ * token in the path (:token), never in a header. A route without it: admin keys only.
  */
-export type Access = 'public' | 'read' | 'order';
+export type Access = 'public' | 'read' | 'order' | 'webhook';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -41,6 +42,7 @@ export interface Caller {
   readonly id: string;
   readonly role: KeyRole;
   readonly strategy: string | null;
+  readonly webhook: boolean;
 }
 
 /** Last use is written at most this often per key: a write per request would cost the orders. */
@@ -57,6 +59,11 @@ export const OPEN_MODE_WARNING =
 const NEEDS_KEY = 'this server needs an API key: send Authorization: Bearer TOKEN or X-API-Key: TOKEN';
 /** The same for a malformed token, an unknown id and a wrong secret: a refusal tells nothing about which. */
 const UNKNOWN_KEY = 'the API key is not valid (unknown, revoked or mistyped)';
+/** A webhook URL is pasted into another service: its key opens nothing else, and no other key opens it. */
+const WEBHOOK_KEY_IN_HEADER =
+  "a webhook key's token is accepted only in its webhook URL (POST /webhooks/tradingview/TOKEN), never in a header: use a strategy key here";
+const NOT_A_WEBHOOK_KEY =
+  'the webhook URL takes only a webhook key (ordergate keys create --webhook STRATEGY); this key is sent as a header';
 
 /** Whether the server runs open: asked on every keyless request and by /health. */
 export interface OpenMode {
@@ -98,7 +105,8 @@ export function useAuthentication(
     // routeOptions is built anew at each read: read it once.
     const access = request.routeOptions.config.access;
     if (access === 'public') return done();
-    const token = tokenOf(request);
+    // The webhook's token is in its path (TradingView sends no header): open mode never opens it.
+    const token = access === 'webhook' ? pathToken(request) : tokenOf(request);
     if (token === undefined) {
       openMode.isOpen().then(
         (open) => (open ? done() : refuse(reply, done, new HttpError('UNAUTHORIZED', NEEDS_KEY))),
@@ -111,7 +119,8 @@ export function useAuthentication(
   // A strategy key's strategy is in the body: checked once the body is parsed and valid.
   app.addHook('preHandler', (request, _reply, done) => {
     const key = request.apiKey;
-    if (key === null || key.role !== 'strategy') return done();
+    // A webhook's order is always for its key's strategy: it names none of its own.
+    if (key === null || key.role !== 'strategy' || key.webhook) return done();
     const strategy = request.routeOptions.config.orderStrategy?.(request.body);
     if (strategy === key.strategy) return done();
     done(
@@ -157,9 +166,11 @@ function checkToken(
           const valid = key !== undefined && secretMatches(parsed.secret, key.secretSha256);
           failures.settled(address, !valid);
           if (!valid) return refuse(reply, done, new HttpError('UNAUTHORIZED', UNKNOWN_KEY));
-          request.apiKey = { id: key.id, role: key.role, strategy: key.strategy };
+          request.apiKey = { id: key.id, role: key.role, strategy: key.strategy, webhook: key.webhook };
           noteUse(key.id);
-          done(refusal(key, access, request));
+          const refused = refusal(key, access, request);
+          if (refused === undefined) return done();
+          refuse(reply, done, refused);
         },
         (error: Error) => {
           failures.settled(address, false);
@@ -168,6 +179,11 @@ function checkToken(
       ),
     (ms, why) => done(heldBack(reply, address, ms, why)),
   );
+}
+
+/** The webhook's token, the last segment of its path; headers are not read there. */
+function pathToken(request: FastifyRequest): string {
+  return (request.params as { token?: string }).token ?? '';
 }
 
 /** The token of either header; an HttpError when a header is malformed or the two disagree. */
@@ -188,7 +204,10 @@ function tokenOf(request: FastifyRequest): string | undefined | HttpError {
 
 /** Whether the key's role allows the route; a strategy key's strategy is checked in preHandler. */
 function refusal(key: ActiveKey, access: Access | undefined, request: FastifyRequest): HttpError | undefined {
-  if (key.role === 'admin' || request.is404) return undefined;
+  // Before the roles: a valid secret in the wrong place is refused as no key at all.
+  if (access === 'webhook' && !key.webhook) return new HttpError('UNAUTHORIZED', NOT_A_WEBHOOK_KEY);
+  if (access !== 'webhook' && key.webhook) return new HttpError('UNAUTHORIZED', WEBHOOK_KEY_IN_HEADER);
+  if (key.role === 'admin' || request.is404 || access === 'webhook') return undefined;
   const route = `${request.method} ${request.routeOptions.url}`;
   if (access === undefined) return new HttpError('FORBIDDEN', `only an admin key may use ${route}`);
   if (key.role === 'read') {

@@ -6,6 +6,7 @@ import type { FastifyError } from 'fastify';
 import { OUTCOME_TEXT, type Outcome, StoreError } from '../store/store.js';
 import { type ErrorBody, HTTP_ERRORS, HttpError, type HttpErrorCode } from './errors.js';
 import { describeValidation, type PartFacts } from './validation.js';
+import { redactWebhookUrl } from './webhook-paths.js';
 
 export const BODY_BYTES_MAX = 64 * 1024;
 
@@ -19,6 +20,8 @@ export interface FailedRequest {
   /** An order route, and whether its order reached the gate. */
   readonly ordering: boolean;
   readonly placing: boolean;
+  /** The route's body limit, when it has one of its own (the webhook's is smaller). */
+  readonly bodyBytesMax?: number;
   /** For a schema violation: the route's fields of the part that failed, and what was sent. */
   readonly partFacts?: (context: string) => PartFacts;
 }
@@ -47,7 +50,8 @@ const FASTIFY_CODES: Record<string, HttpErrorCode> = {
 
 /** Fastify parses the body of a request to no route before it finds there is none: the route is the news. */
 function notFound(method: string, url: string): ErrorBody {
-  return { error: 'NOT_FOUND', message: `no route ${method} ${url.split('?')[0]}; GET /docs lists the API` };
+  const path = redactWebhookUrl(url.split('?')[0]!);
+  return { error: 'NOT_FOUND', message: `no route ${method} ${path}; GET /docs lists the API` };
 }
 
 function toErrorBody(error: FastifyError, request: FailedRequest): ErrorBody {
@@ -66,7 +70,7 @@ function toErrorBody(error: FastifyError, request: FailedRequest): ErrorBody {
   if (known === 'INVALID_JSON')
     return { error: known, message: `the body is not valid JSON: ${error.message}` };
   if (known === 'BODY_TOO_LARGE')
-    return { error: known, message: `the body is over ${BODY_BYTES_MAX} bytes` };
+    return { error: known, message: `the body is over ${request.bodyBytesMax ?? BODY_BYTES_MAX} bytes` };
   if (known === 'UNSUPPORTED_MEDIA_TYPE') {
     return { error: known, message: 'send the body as JSON with Content-Type: application/json' };
   }

@@ -44,14 +44,18 @@ export const HTTP_ERRORS = {
     description:
       'The scheduled square-off of this trading day is already in the log (it happens once a day).',
   },
-  BODY_TOO_LARGE: { status: 413, description: 'The body is over 64 KiB.' },
+  BODY_TOO_LARGE: {
+    status: 413,
+    description: 'The body is over 64 KiB (over 4 KiB on the TradingView webhook).',
+  },
   HEADERS_TOO_LARGE: {
     status: 431,
     description: 'The request line and headers are over 16 KiB.',
   },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
-    description: 'The body must be sent as Content-Type: application/json.',
+    description:
+      'The body must be sent as Content-Type: application/json (the TradingView webhook also takes text/plain).',
   },
   RATE_LIMITED: {
     status: 429,
@@ -83,6 +87,16 @@ export const HTTP_ERRORS = {
     status: 500,
     description:
       'A bug; please report it with the log line. On an order, `outcome` says whether it may have been applied (UNKNOWN: retry with the same client_order_id).',
+  },
+  ALERT_INVALID: {
+    status: 400,
+    description:
+      'POST /webhooks/tradingview/:token: the alert message is not an order the gate can read (an unknown action, a ticker that is no name, contracts not a whole number, a placeholder TradingView left unfilled); `field` and the message name what, and the server logs it with the key id.',
+  },
+  SHORT_NOT_SUPPORTED: {
+    status: 422,
+    description:
+      'POST /webhooks/tradingview/:token: the alert opens or covers a short (action short, a SELL leaving position_size below 0, a BUY leaving it at or below 0); the gate holds no shorts, nothing was placed.',
   },
 } as const satisfies Record<string, { status: number; description: string }>;
 

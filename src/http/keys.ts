@@ -19,6 +19,7 @@ import type { Services } from './app.js';
 import { cursor } from './book.js';
 import { HttpError } from './errors.js';
 import { AfterCursor, Limit, Name, NextAfterCursor, responses } from './schemas.js';
+import { WEBHOOK_PATH } from './webhook-paths.js';
 
 const Timestamp = Type.String({ format: 'date-time' });
 const Nullable = <T extends ReturnType<typeof Type.String>>(type: T, description: string) =>
@@ -36,6 +37,10 @@ export const KeyView = Type.Object({
   role: Role,
   strategy: Nullable(Type.String(), 'The strategy a strategy key places orders for; null for the others'),
   name: Nullable(Type.String(), 'The label given at creation, or null'),
+  webhook: Type.Boolean({
+    description:
+      'A webhook key: a strategy key whose token is accepted only in the URL POST /webhooks/tradingview/{token}, never as a header',
+  }),
   active: Type.Boolean({ description: 'False once revoked' }),
   created_at: Timestamp,
   last_used_at: Nullable(
@@ -50,8 +55,14 @@ const CreatedKey = Type.Composite([
   Type.Object({
     token: Type.String({
       description:
-        'og_<id>_<secret>: send it as Authorization: Bearer TOKEN or X-API-Key: TOKEN. Shown this once: only its hash is stored',
+        'og_<id>_<secret>: send it as Authorization: Bearer TOKEN or X-API-Key: TOKEN (a webhook key: in its webhook_path only). Shown this once: only its hash is stored',
     }),
+    webhook_path: Type.Optional(
+      Type.String({
+        description:
+          'A webhook key only: /webhooks/tradingview/<token>, to append to the address TradingView reaches this server at (behind TLS: it holds the token)',
+      }),
+    ),
   }),
 ]);
 
@@ -59,6 +70,12 @@ const NewKeyBody = Type.Object(
   {
     role: Role,
     strategy: Type.Optional(Name('For a strategy key, and only then: the strategy it places orders for')),
+    webhook: Type.Optional(
+      Type.Boolean({
+        description:
+          'true: a webhook key for TradingView (role strategy only): its token is accepted only in its webhook URL',
+      }),
+    ),
     name: Type.Optional(
       Type.String({
         minLength: 1,
@@ -112,18 +129,25 @@ export function keyRoutes(app: FastifyInstance, { store, logger }: Services): vo
       },
     },
     async (request, reply) => {
-      const { role, strategy, name } = request.body;
-      const spec = checkKeySpec(role, strategy, name);
+      const { role, strategy, name, webhook } = request.body;
+      const spec = checkKeySpec(role, strategy, name, webhook);
       if (isKeySpecProblem(spec))
         throw new HttpError('INVALID_REQUEST', `body.${spec.field} ${spec.problem}`, spec.field);
       const { record, token } = await keyStoreCall('create the key', () =>
         issueKey(store.keys, spec, Date.now()),
       );
       logger.info(
-        { keyId: record.id, role, strategy: record.strategy, by: request.apiKey?.id ?? 'open mode' },
+        {
+          keyId: record.id,
+          role,
+          strategy: record.strategy,
+          webhook: record.webhook,
+          by: request.apiKey?.id ?? 'open mode',
+        },
         'API key created through the key API',
       );
-      return reply.code(201).send({ ...keyView(record), token });
+      const path = record.webhook ? { webhook_path: `${WEBHOOK_PATH}${token}` } : {};
+      return reply.code(201).send({ ...keyView(record), token, ...path });
     },
   );
 
@@ -162,6 +186,7 @@ function keyView(key: KeyRecord): Static<typeof KeyView> {
     role: key.role,
     strategy: key.strategy,
     name: key.name,
+    webhook: key.webhook,
     active: key.revokedAtMs === null,
     created_at: iso(key.createdAtMs),
     last_used_at: key.lastUsedAtMs === null ? null : iso(key.lastUsedAtMs),

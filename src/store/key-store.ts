@@ -24,6 +24,11 @@ export interface KeyRecord {
   readonly strategy: string | null;
   /** A label for people (`--name`), or null. */
   readonly name: string | null;
+  /**
+   * A webhook key: a strategy key whose token travels in a URL (POST /webhooks/tradingview/:token),
+   * accepted there only, and never as a header, so that a URL pasted into TradingView opens nothing else.
+   */
+  readonly webhook: boolean;
   readonly createdAtMs: number;
   /** Recorded at most about once a minute per key, so up to a minute behind. */
   readonly lastUsedAtMs: number | null;
@@ -40,6 +45,8 @@ export interface NewKey {
   /** Set for a strategy key, and only then. */
   readonly strategy: string | null;
   readonly name: string | null;
+  /** Only for a strategy key. */
+  readonly webhook: boolean;
   readonly createdAtMs: number;
 }
 
@@ -48,6 +55,8 @@ export interface ActiveKey {
   readonly id: string;
   readonly role: KeyRole;
   readonly strategy: string | null;
+  /** Accepted in the webhook URL only; any other key, only in a header. */
+  readonly webhook: boolean;
   /** SHA-256 of the secret, 64 lowercase hex digits: compared in constant time by the caller. */
   readonly secretSha256: string;
 }

@@ -66,6 +66,11 @@ export interface Store {
   orders(query: OrdersQuery): Promise<JsonPage>;
   /** One order's whole answer as JSON text, as it was sent. */
   order(orderId: number): Promise<string | undefined>;
+  /**
+   * When the order placed with this client_order_id was received (ms), if one was: a webhook alert
+   * sent again just after its window turned is a retry of the order keyed by the window before.
+   */
+  receivedAtOf(clientOrderId: string): Promise<number | undefined>;
   /** Open positions in the book's order: strategy, instrument, user. */
   positions(query: PositionsQuery): Promise<JsonPage>;
   trades(query: TradesQuery): Promise<JsonPage>;

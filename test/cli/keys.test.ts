@@ -85,6 +85,28 @@ test('keys list shows one key a line, id first, never a secret; revoke takes a k
   assert.match(after[0]!, / active /);
 });
 
+test('keys create --webhook prints the webhook URL before the token, and keys list says webhook', async (t) => {
+  const path = database(t);
+  const plain = await create(path, '--webhook', 'STRATEGY_A');
+  assert.match(plain.stdout, new RegExp(`created a webhook key for STRATEGY_A, id ${plain.id}`));
+  assert.ok(
+    plain.stdout.includes(`  http://HOST:PORT/webhooks/tradingview/${plain.token}\n`),
+    `the URL to paste, to be completed: ${plain.stdout}`,
+  );
+  assert.match(plain.stdout, /behind TLS/);
+  const hosted = await create(path, '--webhook', 'STRATEGY_B', '--public-url', 'https://gate.example.com/');
+  assert.ok(hosted.stdout.includes(`  https://gate.example.com/webhooks/tradingview/${hosted.token}\n`));
+  const engine = await create(path, '--strategy', 'STRATEGY_A');
+  assert.equal(engine.stdout.includes('webhooks/tradingview'), false, 'no URL for a key sent as a header');
+  const lines = (await keys(path, 'list')).stdout.trimEnd().split('\n');
+  assert.match(lines[0]!, /^\S+ +webhook STRATEGY_A +active/);
+  assert.match(lines[2]!, /^\S+ +strategy STRATEGY_A +active/);
+  const db = new Database(path, { readonly: true });
+  t.after(() => db.close());
+  const flags = db.prepare('SELECT webhook FROM api_keys ORDER BY created_at_ms, key_id').pluck().all();
+  assert.deepEqual(flags.sort(), [0, 1, 1]);
+});
+
 test('keys list of a database without keys prints no line and says the server runs open', async (t) => {
   const path = database(t);
   const listed = await keys(path, 'list');
@@ -94,7 +116,23 @@ test('keys list of a database without keys prints no line and says the server ru
 });
 
 const badUses: [string, string[], RegExp][] = [
-  ['no role', ['create'], /choose exactly one of --admin, --read or --strategy NAME/],
+  ['no role', ['create'], /choose exactly one of --admin, --read, --strategy NAME or --webhook NAME/],
+  [
+    'a webhook key with a second role',
+    ['create', '--webhook', 'S1', '--strategy', 'S1'],
+    /choose exactly one/,
+  ],
+  ['a webhook key without a strategy name', ['create', '--webhook', 'A/B'], /--webhook must be/],
+  [
+    '--public-url for a key that is no webhook key',
+    ['create', '--read', '--public-url', 'https://a.b'],
+    /only for a webhook key/,
+  ],
+  [
+    'a --public-url that is no http address',
+    ['create', '--webhook', 'S1', '--public-url', 'gate.example.com'],
+    /--public-url must be/,
+  ],
   ['two roles', ['create', '--admin', '--read'], /choose exactly one/],
   ['a strategy name that no order could carry', ['create', '--strategy', 'A/B'], /--strategy must be/],
   ['an empty label', ['create', '--read', '--name', ''], /--name must be 1 to 64 characters/],

@@ -10,7 +10,17 @@ import { get, post, runCli, type Server, startServer } from '../helpers/server.j
 const PROFILE = { Ann: { S1: ['ACC', 'INFY'], S2: ['NTPC'] }, Bob: { S1: ['ACC'] } };
 const TOKEN = /^og_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$/;
 const ISO = /^\d{4}-\d\d-\d\dT[\d:.]+Z$/;
-const KEY_FIELDS = ['active', 'created_at', 'id', 'last_used_at', 'name', 'revoked_at', 'role', 'strategy'];
+const KEY_FIELDS = [
+  'active',
+  'created_at',
+  'id',
+  'last_used_at',
+  'name',
+  'revoked_at',
+  'role',
+  'strategy',
+  'webhook',
+];
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -46,6 +56,7 @@ test('in open mode POST /keys needs no key, answers the token once, and the firs
       role: 'admin',
       strategy: null,
       name: 'ops on call',
+      webhook: false,
       active: true,
       last_used_at: null,
       revoked_at: null,
@@ -154,6 +165,18 @@ const badBodies: [string, unknown, string | undefined, RegExp][] = [
     { role: 'strategy', strategy: 'A/B' },
     'strategy',
     /body\.strategy must be/,
+  ],
+  [
+    'a webhook on an admin key',
+    { role: 'admin', webhook: true },
+    'webhook',
+    /body\.webhook is only for a strategy key/,
+  ],
+  [
+    'a webhook that is not true or false',
+    { role: 'strategy', strategy: 'S1', webhook: 'yes' },
+    'webhook',
+    /body\.webhook/,
   ],
   ['an empty label', { role: 'read', name: '' }, 'name', /body\.name/],
   [

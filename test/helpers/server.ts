@@ -250,12 +250,14 @@ async function createKeyThroughServer(server: Server, flags: readonly string[]) 
   for (let i = 0; i < flags.length; i++) {
     const flag = flags[i]!;
     if (flag === '--admin' || flag === '--read') body.role = flag.slice(2);
-    else if (flag === '--strategy') body.role = 'strategy';
+    else if (flag === '--strategy' || flag === '--webhook') body.role = 'strategy';
     if (flag === '--strategy' || flag === '--name') body[flag.slice(2)] = flags[++i]!;
+    if (flag === '--webhook') body.strategy = flags[++i]!;
   }
-  const answer = await post(`${server.url}/keys`, body, operatorHeaders(server));
+  const request = flags.includes('--webhook') ? { ...body, webhook: true } : body;
+  const answer = await post(`${server.url}/keys`, request, operatorHeaders(server));
   if (answer.status !== 201)
-    throw new Error(`POST /keys ${JSON.stringify(body)}: ${JSON.stringify(answer.body)}`);
+    throw new Error(`POST /keys ${JSON.stringify(request)}: ${JSON.stringify(answer.body)}`);
   const { id, token } = answer.body as { id: string; token: string };
   if (body.role === 'admin' && !adminTokens.has(server)) adminTokens.set(server, token);
   return { id, token };

@@ -6,7 +6,7 @@ import type { ActiveKey, KeyCursor, KeyRecord, KeyStore, NewKey, OpenedKeyStore 
 import { connectForStart, createPool, isConnectionFault, type PoolLogger } from './connection.js';
 import { migratePostgres } from './migrations.js';
 
-const RECORD_COLUMNS = `key_id AS id, role, strategy, name, created_at_ms AS "createdAtMs",
+const RECORD_COLUMNS = `key_id AS id, role, strategy, name, webhook, created_at_ms AS "createdAtMs",
   last_used_at_ms AS "lastUsedAtMs", revoked_at_ms AS "revokedAtMs"`;
 
 /**
@@ -52,9 +52,9 @@ export class PgKeys implements KeyStore {
 
   async create(key: NewKey): Promise<void> {
     await this.#pool.query(
-      `INSERT INTO api_keys (key_id, secret_sha256, role, strategy, name, created_at_ms)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [key.id, key.secretSha256, key.role, key.strategy, key.name, key.createdAtMs],
+      `INSERT INTO api_keys (key_id, secret_sha256, role, strategy, name, webhook, created_at_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [key.id, key.secretSha256, key.role, key.strategy, key.name, key.webhook, key.createdAtMs],
     );
   }
 
@@ -93,7 +93,7 @@ export class PgKeys implements KeyStore {
 
   async findActive(id: string): Promise<ActiveKey | undefined> {
     const rows = await this.#lookup<ActiveKey>(
-      `SELECT key_id AS id, role, strategy, secret_sha256 AS "secretSha256" FROM api_keys
+      `SELECT key_id AS id, role, strategy, webhook, secret_sha256 AS "secretSha256" FROM api_keys
        WHERE key_id = $1 AND revoked_at_ms IS NULL`,
       [id],
     );

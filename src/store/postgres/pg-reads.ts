@@ -75,6 +75,14 @@ export class PgReads {
     return result.rows[0];
   }
 
+  async receivedAtOf(clientOrderId: string): Promise<number | undefined> {
+    const result = await this.#pool.query<{ received_at_ms: number }>(
+      'SELECT received_at_ms FROM orders WHERE client_order_id = $1',
+      [clientOrderId],
+    );
+    return result.rows[0]?.received_at_ms;
+  }
+
   async order(orderId: number): Promise<string | undefined> {
     const result = await this.#pool.query<{ answer: string }>(
       'SELECT answer FROM orders WHERE order_id = $1',

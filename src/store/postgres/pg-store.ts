@@ -1089,6 +1089,10 @@ export class PostgresStore implements Store {
     return this.#read(() => this.#reads.order(orderId));
   }
 
+  async receivedAtOf(clientOrderId: string): Promise<number | undefined> {
+    return this.#read(() => this.#reads.receivedAtOf(clientOrderId));
+  }
+
   async positions(query: PositionsQuery): Promise<JsonPage> {
     return this.#read(async () => {
       await this.#knowing(query.user);

@@ -19,15 +19,32 @@ export interface KeyWriter {
   change(change: KeyChange): Promise<boolean>;
 }
 
-const RECORD_COLUMNS = `key_id AS id, role, strategy, name, created_at_ms AS createdAtMs,
+const RECORD_COLUMNS = `key_id AS id, role, strategy, name, webhook, created_at_ms AS createdAtMs,
   last_used_at_ms AS lastUsedAtMs, revoked_at_ms AS revokedAtMs`;
+
+/** Written by this connection and by the server's writer thread alike, with keyParameters(). */
+export const INSERT_KEY = `INSERT INTO api_keys (key_id, secret_sha256, role, strategy, name, webhook, created_at_ms)
+  VALUES (@id, @secretSha256, @role, @strategy, @name, @webhook, @createdAtMs)`;
+
+/** SQLite has no boolean: webhook is stored as 0 or 1. */
+export function keyParameters(key: NewKey): Record<string, string | number | null> {
+  return { ...key, webhook: key.webhook ? 1 : 0 };
+}
+
+/** A row as SQLite gives it, webhook as 0 or 1. */
+type Stored<T extends { webhook: boolean }> = Omit<T, 'webhook'> & { webhook: number };
+
+function fromRow<T extends { webhook: boolean }>(row: Stored<T> | undefined): T | undefined {
+  return row === undefined ? undefined : ({ ...row, webhook: row.webhook === 1 } as unknown as T);
+}
+
+function fromRows(rows: unknown[]): KeyRecord[] {
+  return (rows as Stored<KeyRecord>[]).map((row) => fromRow<KeyRecord>(row)!);
+}
 
 function prepare(db: Database.Database) {
   return {
-    create: db.prepare(
-      `INSERT INTO api_keys (key_id, secret_sha256, role, strategy, name, created_at_ms)
-       VALUES (@id, @secretSha256, @role, @strategy, @name, @createdAtMs)`,
-    ),
+    create: db.prepare(INSERT_KEY),
     list: db.prepare(`SELECT ${RECORD_COLUMNS} FROM api_keys ORDER BY created_at_ms, key_id`),
     // The table is small (keys are made by hand): no index, a page sorts it.
     page: db.prepare(
@@ -37,7 +54,7 @@ function prepare(db: Database.Database) {
     find: db.prepare(`SELECT ${RECORD_COLUMNS} FROM api_keys WHERE key_id = ?`),
     revoke: db.prepare('UPDATE api_keys SET revoked_at_ms = ? WHERE key_id = ? AND revoked_at_ms IS NULL'),
     findActive: db.prepare(
-      `SELECT key_id AS id, role, strategy, secret_sha256 AS secretSha256 FROM api_keys
+      `SELECT key_id AS id, role, strategy, webhook, secret_sha256 AS secretSha256 FROM api_keys
        WHERE key_id = ? AND revoked_at_ms IS NULL`,
     ),
     hasKeys: db.prepare('SELECT EXISTS (SELECT 1 FROM api_keys)').pluck(),
@@ -59,7 +76,7 @@ export class SqliteKeys implements KeyStore {
       change: async (change) => {
         const done =
           change.kind === 'create'
-            ? this.#statements.create.run(change.key)
+            ? this.#statements.create.run(keyParameters(change.key))
             : this.#statements.revoke.run(change.atMs, change.id);
         return done.changes === 1;
       },
@@ -76,15 +93,15 @@ export class SqliteKeys implements KeyStore {
   }
 
   async list(): Promise<readonly KeyRecord[]> {
-    return this.#statements.list.all() as KeyRecord[];
+    return fromRows(this.#statements.list.all());
   }
 
   async page(after: KeyCursor | null, limit: number): Promise<readonly KeyRecord[]> {
-    return this.#statements.page.all(after?.createdAtMs ?? -1, after?.id ?? '', limit) as KeyRecord[];
+    return fromRows(this.#statements.page.all(after?.createdAtMs ?? -1, after?.id ?? '', limit));
   }
 
   async find(id: string): Promise<KeyRecord | undefined> {
-    return this.#statements.find.get(id) as KeyRecord | undefined;
+    return fromRow(this.#statements.find.get(id) as Stored<KeyRecord> | undefined);
   }
 
   revoke(id: string, atMs: number): Promise<boolean> {
@@ -92,7 +109,7 @@ export class SqliteKeys implements KeyStore {
   }
 
   async findActive(id: string): Promise<ActiveKey | undefined> {
-    return this.#statements.findActive.get(id) as ActiveKey | undefined;
+    return fromRow(this.#statements.findActive.get(id) as Stored<ActiveKey> | undefined);
   }
 
   async hasKeys(): Promise<boolean> {
@@ -140,9 +157,12 @@ export function readSqliteKeys(path: string): readonly KeyRecord[] {
     }
     const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'api_keys'").get();
     if (table === undefined) return [];
-    return db
-      .prepare(`SELECT ${RECORD_COLUMNS} FROM api_keys ORDER BY created_at_ms, key_id`)
-      .all() as KeyRecord[];
+    // A file no server of this version has opened yet may be from before webhook keys: it has none.
+    const columns = db.prepare("SELECT name FROM pragma_table_info('api_keys')").pluck().all();
+    const select = columns.includes('webhook')
+      ? RECORD_COLUMNS
+      : RECORD_COLUMNS.replace('webhook', '0 AS webhook');
+    return fromRows(db.prepare(`SELECT ${select} FROM api_keys ORDER BY created_at_ms, key_id`).all());
   } finally {
     db.close();
   }

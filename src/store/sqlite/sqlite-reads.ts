@@ -66,6 +66,11 @@ export class SqliteReads {
     return this.#statement(sql).get(clientOrderId) as ClientOrderRow | undefined;
   }
 
+  receivedAtOf(clientOrderId: string): number | undefined {
+    const sql = 'SELECT received_at_ms FROM orders WHERE client_order_id = ?';
+    return this.#statement(sql).pluck().get(clientOrderId) as number | undefined;
+  }
+
   order(orderId: number): string | undefined {
     return this.#statement('SELECT answer FROM orders WHERE order_id = ?').pluck().get(orderId) as
       | string

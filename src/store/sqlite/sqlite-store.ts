@@ -886,6 +886,10 @@ export class SqliteStore implements Store {
     return this.#reads.order(orderId);
   }
 
+  async receivedAtOf(clientOrderId: string): Promise<number | undefined> {
+    return this.#reads.receivedAtOf(clientOrderId);
+  }
+
   async positions(query: PositionsQuery): Promise<JsonPage> {
     return this.#reads.positions(query, this.#userId(query.user));
   }

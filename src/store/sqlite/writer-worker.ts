@@ -8,6 +8,7 @@ import { statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
 import { BUSY_TIMEOUT_MS, openConnection } from './connection.js';
+import { INSERT_KEY, keyParameters } from './sqlite-keys.js';
 import {
   type ChangeWrite,
   type FromWriter,
@@ -71,10 +72,7 @@ function prepare(connection: Database.Database) {
     'UPDATE api_keys SET last_used_at_ms = max(coalesce(last_used_at_ms, 0), ?) WHERE key_id = ?',
   );
   return {
-    createKey: connection.prepare(
-      `INSERT INTO api_keys (key_id, secret_sha256, role, strategy, name, created_at_ms)
-       VALUES (@id, @secretSha256, @role, @strategy, @name, @createdAtMs)`,
-    ),
+    createKey: connection.prepare(INSERT_KEY),
     revokeKey: connection.prepare(
       'UPDATE api_keys SET revoked_at_ms = ? WHERE key_id = ? AND revoked_at_ms IS NULL',
     ),
@@ -398,7 +396,7 @@ function commitKeyChanges(): void {
     try {
       const changes =
         change.kind === 'create'
-          ? statements.createKey.run(change.key).changes
+          ? statements.createKey.run(keyParameters(change.key)).changes
           : statements.revokeKey.run(change.atMs, change.id).changes;
       post({ type: 'key-change-done', seq, changed: changes === 1 });
     } catch (error) {
