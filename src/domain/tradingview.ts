@@ -4,12 +4,13 @@
 // the first problem found come out, as a value. The edge (http/webhooks.ts) maps problems to answers.
 
 import { isValidName, NAME_LENGTH_MAX, NAME_RULE, type Side } from './order.js';
+import { QUANTITY_MAX } from './sizing.js';
 
 /**
  * The most units one alert may order: the order quantity's bound (a whole number a store multiplies
  * exactly), so that `contracts` can never name more than an order may carry.
  */
-export const ALERT_QUANTITY_MAX = 100_000_000;
+export const ALERT_QUANTITY_MAX = QUANTITY_MAX;
 /** Entries of a ticker alias table at most: it is kept in memory and read once, at start. */
 export const TICKER_ALIASES_MAX = 10_000;
 /** How much of a body a problem's log line quotes: an alert is small, a template pasted whole is not. */

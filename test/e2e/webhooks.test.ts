@@ -73,6 +73,12 @@ test('a JSON alert buys, a text alert sells, LT is L&T, and TradingView retries 
     ['STRATEGY_A', 'INFY', 'BUY'],
   );
   assert.deepEqual(bought.body.accepted.map((each: { user: string }) => each.user).sort(), ['Ann', 'Bob']);
+  assert.equal(bought.body.quantity, 10, 'contracts is the quantity, though it came as a string');
+  assert.deepEqual(
+    bought.body.accepted.map((each: { quantity: number }) => each.quantity),
+    [10, 10],
+    "each user buys the alert's contracts (multiplier 1)",
+  );
   assert.match(bought.body.client_order_id, /^tv:[A-Za-z0-9_-]{43}$/);
 
   const retried = await alert(server, webhook.token, ENTRY);
@@ -84,16 +90,23 @@ test('a JSON alert buys, a text alert sells, LT is L&T, and TradingView retries 
   const conflicting = await alert(server, webhook.token, { ...ENTRY, ticker: 'ACC' });
   assert.equal(conflicting.status, 409, 'the same id and time for another order');
   assert.equal(conflicting.body.error, 'IDEMPOTENCY_CONFLICT');
+  const resized = await alert(server, webhook.token, { ...ENTRY, contracts: '11' });
+  assert.equal(resized.status, 409, 'the same id and time for another quantity');
 
   const sold = await alert(server, webhook.token, 'sell NSE:INFY 10');
   assert.equal(sold.status, 200, JSON.stringify(sold.body));
   assert.equal(sold.body.position, 'SELL');
   assert.equal(sold.body.accepted.length, 2, 'both positions closed');
+  assert.deepEqual(
+    sold.body.accepted.map((each: { quantity: number }) => each.quantity),
+    [10, 10],
+    'a SELL closes the whole position',
+  );
   assert.equal((await get(`${server.url}/positions`, bearer(admin.token))).body.positions.length, 0);
 
   const lt = await alert(server, webhook.token, 'BUY NSE:LT');
   assert.equal(lt.body.instrument, 'L&T', 'through the shipped alias table');
-  assert.deepEqual(lt.body.accepted, [{ user: 'Ann' }]);
+  assert.deepEqual(lt.body.accepted, [{ user: 'Ann', quantity: 1 }], 'no quantity in the text: one unit');
 
   const again = await alert(server, webhook.token, 'BUY NSE:LT');
   assert.equal(again.headers.get('idempotent-replayed'), 'true', 'the same text within the window');
