@@ -60,6 +60,9 @@ const OrderSummary = Type.Object({
   strategy: Type.String(),
   instrument: Type.String(),
   position: Type.Union([Type.Literal('BUY'), Type.Literal('SELL')]),
+  quantity: Type.Optional(
+    Type.Integer({ description: "The order's quantity (absent on orders logged before quantities)" }),
+  ),
   client_order_id: Type.Union([Type.String(), Type.Null()]),
   received_at: Type.String({ format: 'date-time' }),
   accepted_count: Type.Integer({ description: 'Users the order was applied for' }),

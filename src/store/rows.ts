@@ -17,7 +17,8 @@ export type PositionTuple = readonly [string, string, string, number, number, nu
 export type TradeTuple = readonly [number, string, string, string, number, number, number, number, number];
 /**
  * An order without its per-user answer: id, client_order_id, strategy, instrument, side, status,
- * reason, received at (ms), users filled, users denied, and the size of its answer in bytes.
+ * reason, received at (ms), users filled, users denied, the size of its answer in bytes, and its
+ * quantity (null for an order logged before quantities).
  */
 export type OrderHead = readonly [
   number,
@@ -31,6 +32,7 @@ export type OrderHead = readonly [
   number,
   number,
   number,
+  number | null,
 ];
 
 export type OrdersView = 'compact' | 'full';
@@ -91,6 +93,7 @@ export function orderSummaryJson(head: OrderHead, withAnswerBytes = false): stri
   return (
     `{"order_id":${orderId},"status":"${status}","reason":${reason === null ? 'null' : `"${reason}"`}` +
     `,"strategy":${text(strategy)},"instrument":${text(instrument)},"position":"${side}"` +
+    (head[11] === null ? '' : `,"quantity":${head[11]}`) +
     `,"client_order_id":${clientOrderId === null ? 'null' : text(clientOrderId)},"received_at":"${iso(receivedAtMs)}"` +
     `,"accepted_count":${fills},"rejected_count":${denials}${tail}`
   );

@@ -184,12 +184,27 @@ const CASES: readonly Case[] = [
     body: order({ instrument: 'A\tB' }),
     expected: invalid('instrument'),
   },
+  // Quantities: whole units from 1 to 100,000,000.
+  ...[0, -1, 1.5, 'ten', 100_000_001, null].flatMap((quantity) => [
+    {
+      name: `QUANTITY ${JSON.stringify(quantity)}`,
+      path: '/create_order',
+      body: seed({ QUANTITY: quantity }),
+      expected: invalid('QUANTITY'),
+    },
+    {
+      name: `quantity ${JSON.stringify(quantity)} on /orders`,
+      path: '/orders',
+      body: order({ quantity }),
+      expected: invalid('quantity'),
+    },
+  ]),
   // Unknown fields.
   {
     name: 'an unknown field',
     path: '/create_order',
-    body: seed({ QUANTITY: 1 }),
-    expected: invalid('QUANTITY'),
+    body: seed({ PRICE: 1 }),
+    expected: invalid('PRICE'),
   },
   {
     name: 'a field of /orders sent to /create_order',

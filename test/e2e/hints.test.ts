@@ -83,11 +83,18 @@ const FIELD_CASES: readonly {
     message: /^body\.constructor is not a known field: POST \/create_order takes the seed's capitals/,
   },
   {
-    name: 'a field like none known',
+    name: "the seed's capital QUANTITY on /orders",
     path: '/orders',
     body: order({ QUANTITY: 1 }),
     field: 'QUANTITY',
-    message: /the known ones are strategy, instrument, position, client_order_id$/,
+    message: /^body\.QUANTITY is not a known field: did you mean quantity\?/,
+  },
+  {
+    name: 'a field like none known',
+    path: '/orders',
+    body: order({ PRICE: 1 }),
+    field: 'PRICE',
+    message: /the known ones are strategy, instrument, position, quantity, client_order_id$/,
   },
 ];
 

@@ -19,7 +19,7 @@ import type { PgUsers } from './profile-sync.js';
 
 const ORDER_HEAD = `o.order_id, o.client_order_id, o.strategy, o.instrument, o.side, o.status, o.reason,
   o.received_at_ms, coalesce(o.fills, json_array_length(o.answer::json -> 'accepted')),
-  coalesce(o.denials, json_array_length(o.answer::json -> 'rejected')), octet_length(o.answer)`;
+  coalesce(o.denials, json_array_length(o.answer::json -> 'rejected')), octet_length(o.answer), o.quantity`;
 
 const EMPTY: JsonPage = { rows: [], nextAfter: null };
 

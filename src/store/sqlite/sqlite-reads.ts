@@ -22,7 +22,7 @@ type Statement = Database.Statement<unknown[], unknown>;
 
 const ORDER_HEAD = `o.order_id, o.client_order_id, o.strategy, o.instrument, o.side, o.status, o.reason,
   o.received_at_ms, coalesce(o.fills, json_array_length(o.answer, '$.accepted')),
-  coalesce(o.denials, json_array_length(o.answer, '$.rejected')), octet_length(o.answer)`;
+  coalesce(o.denials, json_array_length(o.answer, '$.rejected')), octet_length(o.answer), o.quantity`;
 
 export class SqliteReads {
   readonly #db: Database.Database;
