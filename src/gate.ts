@@ -22,6 +22,7 @@ export function createGate(store: Store, logOrder: (line: OrderLine) => void): G
         strategy: order.strategy,
         instrument: order.instrument,
         side: order.side,
+        quantity: order.quantity,
         clientOrderId: order.clientOrderId,
         status: placed.status,
         reason: placed.reason,

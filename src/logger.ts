@@ -79,6 +79,7 @@ export interface OrderLine {
   readonly strategy: string;
   readonly instrument: string;
   readonly side: string;
+  readonly quantity: number;
   readonly clientOrderId: string | null;
   readonly status: string;
   readonly reason: string | null;
@@ -104,7 +105,7 @@ function orderLineWriter(file: LogFile): {
   const write = (line: OrderLine) => {
     const nowMs = Date.now();
     let text = `${head}${new Date(nowMs).toISOString()}${pid}${line.orderId},"strategy":${JSON.stringify(line.strategy)}`;
-    text += `,"instrument":${JSON.stringify(line.instrument)},"position":"${line.side}"`;
+    text += `,"instrument":${JSON.stringify(line.instrument)},"position":"${line.side}","quantity":${line.quantity}`;
     if (line.clientOrderId !== null) text += `,"client_order_id":${JSON.stringify(line.clientOrderId)}`;
     text += `,"status":"${line.status}"`;
     if (line.reason !== null) text += `,"reason":"${line.reason}"`;

@@ -32,6 +32,7 @@ function order(orderId: number): OrderLine {
     strategy: 'STRATEGY_A',
     instrument: 'GRASIM',
     side: 'BUY',
+    quantity: 3,
     clientOrderId: null,
     status: 'ACCEPTED',
     reason: null,
@@ -71,7 +72,7 @@ test("an order's line is in the file before the next microtask of the code that 
   assert.equal(
     lines[0],
     `{"level":30,"time":"${time}","pid":${process.pid},"msg":"order","order_id":7,"strategy":"STRATEGY_A",` +
-      '"instrument":"GRASIM","position":"BUY","client_order_id":"c-1","status":"REJECTED","reason":"NO_USER_ELIGIBLE",' +
+      '"instrument":"GRASIM","position":"BUY","quantity":3,"client_order_id":"c-1","status":"REJECTED","reason":"NO_USER_ELIGIBLE",' +
       '"fills":1,"denials":0,"latency_ms":1.5}',
   );
   assert.match(
