@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type TestContext } from 'node:test';
+import pg from 'pg';
 import { encoded, filledQuantities, ok, order } from '../helpers/calls.js';
 import { createDatabase, dropDatabase, uniqueDatabaseName } from '../helpers/postgres.js';
 import { ROOT, runCli, type Server, startServer } from '../helpers/server.js';
@@ -165,7 +166,7 @@ test(
   (t) => accountScopeRun(t, 'profile'),
 );
 
-test("PostgreSQL, strategy scope: the seed's order #4 is REJECTED, holdings sum two strategies' INFY, and a strategy database refuses account scope", {
+test("PostgreSQL, strategy scope: the seed's order #4 is REJECTED, holdings sum two strategies' INFY, and a strategy database (or one from before scopes) refuses account scope", {
   timeout: 120_000,
 }, async (t) => {
   const name = uniqueDatabaseName();
@@ -190,6 +191,13 @@ test("PostgreSQL, strategy scope: the seed's order #4 is REJECTED, holdings sum 
   });
   await expectCleanReplay(server);
   assert.equal(await server.stop(), 0);
+  await assert.rejects(server.restart({ POSITION_SCOPE: 'account' }), /keeps positions in strategy scope/);
+  // What a database made before POSITION_SCOPE existed looks like: orders, and no scope recorded.
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const cleared = await client.query('UPDATE ordergate_schema SET position_scope = NULL WHERE id = 1');
+  await client.end();
+  assert.equal(cleared.rowCount, 1);
   await assert.rejects(server.restart({ POSITION_SCOPE: 'account' }), /keeps positions in strategy scope/);
   await server.restart();
   assert.deepEqual((await getJson<any>(server, '/users/Ivy/holdings')).holdings, [
