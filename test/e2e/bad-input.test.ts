@@ -188,8 +188,20 @@ const CASES: readonly Case[] = [
   {
     name: 'an unknown field',
     path: '/create_order',
-    body: seed({ QUANTITY: 1 }),
+    body: seed({ PRICE: 1 }),
+    expected: invalid('PRICE'),
+  },
+  {
+    name: 'QUANTITY 0',
+    path: '/create_order',
+    body: seed({ QUANTITY: 0 }),
     expected: invalid('QUANTITY'),
+  },
+  {
+    name: 'quantity 1.5 on /orders',
+    path: '/orders',
+    body: order({ quantity: 1.5 }),
+    expected: invalid('quantity'),
   },
   {
     name: 'a field of /orders sent to /create_order',
