@@ -39,12 +39,17 @@ const SizedFields = {
 };
 const UserBody = Type.Object(
   {
+    // Each value is checked by the profile's own parser (checkedSubscriptions), which names the
+    // strategy and the field at fault; a schema union here could only say which branch it expected.
     subscriptions: Type.Record(
       Type.String(),
-      Type.Union([Instruments, Type.Object(SizedFields, { additionalProperties: false })]),
+      Type.Unsafe<unknown>({
+        description:
+          'The instruments, ["GRASIM", "EICHER"], or { "instruments": [...], "multiplier": "0.5" } or { "instruments": [...], "quantity": 40 }',
+      }),
       {
         description:
-          'strategy → instruments, or → { instruments, multiplier | quantity }: one entry of the seed’s profile, { "STRATEGY_A": ["GRASIM", "EICHER"] }',
+          'strategy → instruments (or sized): one entry of the seed’s profile, { "STRATEGY_A": ["GRASIM", "EICHER"] }',
       },
     ),
   },

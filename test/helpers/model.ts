@@ -130,7 +130,9 @@ export function replay(
 //   CLOSE_ONLY until the next trading day (unless configured otherwise), which setting the gate's own
 //   state ends;
 //   orders and change records share one sequence: a change takes the next number and its system
-//   SELLs the numbers after it, in (strategy, instrument) order; refused changes take none.
+//   SELLs the numbers after it, in (strategy, instrument) order; refused changes take none;
+//   every order here is for one unit and every subscription unsized, so each fill, position and trade
+//   is of one unit, and a system SELL's quantity is the number of positions it closes.
 
 export type StateName = 'ACTIVE' | 'CLOSE_ONLY' | 'HALTED';
 export type Disposition = 'close-only' | 'close-now' | 'preserve';
@@ -236,10 +238,10 @@ export class LiveModel {
       const traded = this.#users.get(user)?.get(strategy)?.includes(instrument) === true;
       if (block !== null) rejected.push({ user, reason: block });
       else if (side === 'SELL' && held !== undefined)
-        accepted.push({ user, buy_order_id: held.orderId, opened_at: held.openedAt });
+        accepted.push({ user, quantity: 1, buy_order_id: held.orderId, opened_at: held.openedAt });
       else if (!traded) rejected.push({ user, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
       else if (side === 'BUY' && held !== undefined) rejected.push({ user, reason: 'POSITION_ALREADY_OPEN' });
-      else if (side === 'BUY') accepted.push({ user });
+      else if (side === 'BUY') accepted.push({ user, quantity: 1 });
       else rejected.push({ user, reason: 'NO_OPEN_POSITION' });
     }
     for (const fill of accepted) this.#fill(fill, strategy, instrument, side, orderId, receivedAt);
@@ -256,6 +258,7 @@ export class LiveModel {
       strategy,
       instrument,
       position: side,
+      quantity: 1,
       client_order_id: null,
       received_at: receivedAt,
       accepted: byUser(accepted),
@@ -378,7 +381,7 @@ export class LiveModel {
   positions(): Position[] {
     return [...this.#open].map(([key, held]) => {
       const [user, strategy, instrument] = key.split('|') as [string, string, string];
-      return { user, strategy, instrument, order_id: held.orderId, opened_at: held.openedAt };
+      return { user, strategy, instrument, quantity: 1, order_id: held.orderId, opened_at: held.openedAt };
     });
   }
 
@@ -491,7 +494,12 @@ export class LiveModel {
     }
     return [...books.values()].sort(byBook).map(({ strategy, instrument, users }) => {
       const orderId = this.#nextSeq++;
-      const accepted = users.map((p) => ({ user: p.user, buy_order_id: p.order_id, opened_at: p.opened_at }));
+      const accepted = users.map((p) => ({
+        user: p.user,
+        quantity: 1,
+        buy_order_id: p.order_id,
+        opened_at: p.opened_at,
+      }));
       for (const fill of accepted) this.#fill(fill, strategy, instrument, 'SELL', orderId, at);
       return {
         order_id: orderId,
@@ -505,6 +513,7 @@ export class LiveModel {
           strategy,
           instrument,
           position: 'SELL',
+          quantity: users.length,
           client_order_id: null,
           origin,
           received_at: at,
@@ -526,6 +535,7 @@ export class LiveModel {
       user: fill.user,
       strategy,
       instrument,
+      quantity: 1,
       buy_order_id: fill.buy_order_id!,
       sell_order_id: orderId,
       opened_at: fill.opened_at!,

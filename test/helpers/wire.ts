@@ -22,6 +22,8 @@ export interface ClientOrder extends OrderRequest {
 
 export interface Fill {
   readonly user: string;
+  /** Whole units: a BUY's sized quantity, a SELL's whole position (absent on orders logged before quantities). */
+  readonly quantity?: number;
   /** SELL: the BUY whose position this closes, and when it was opened. */
   readonly buy_order_id?: number;
   readonly opened_at?: string;
@@ -35,6 +37,8 @@ export interface Denial {
 /** An answer to POST /orders, and an entry of GET /orders. */
 export interface LoggedOrder extends OrderRequest {
   readonly order_id: number;
+  /** The order's quantity (absent on orders logged before quantities). */
+  readonly quantity?: number;
   readonly status: 'ACCEPTED' | 'REJECTED';
   readonly reason: string | null;
   readonly client_order_id: string | null;
@@ -47,6 +51,7 @@ export interface Position {
   readonly user: string;
   readonly strategy: string;
   readonly instrument: string;
+  readonly quantity?: number;
   readonly order_id: number;
   readonly opened_at: string;
 }
@@ -55,6 +60,7 @@ export interface Trade {
   readonly user: string;
   readonly strategy: string;
   readonly instrument: string;
+  readonly quantity?: number;
   readonly buy_order_id: number;
   readonly sell_order_id: number;
   readonly opened_at: string;
