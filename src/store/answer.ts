@@ -36,9 +36,18 @@ export function renderAnswer(
   // A SELL that closes a fan-out BUY closes thousands of positions opened at the same instant.
   let openedAtMs = Number.NaN;
   let openedAt = '';
+  // And most of them buy or sell the same quantity.
+  let quantity = Number.NaN;
+  let quantityText = '';
   for (const fill of decision.fills) {
     parts.push(first ? '{"user":' : ',{"user":', nameJsonOf(fill.userId));
-    if (sized) parts.push(`,"quantity":${fill.quantity}`);
+    if (sized) {
+      if (fill.quantity !== quantity) {
+        quantity = fill.quantity;
+        quantityText = `,"quantity":${quantity}`;
+      }
+      parts.push(quantityText);
+    }
     if (fill.closes !== null) {
       if (fill.closes.openedAtMs !== openedAtMs) {
         openedAtMs = fill.closes.openedAtMs;

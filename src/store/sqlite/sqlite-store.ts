@@ -968,13 +968,18 @@ function toWrite(
 ): OrderWrite {
   const opened: number[] = [];
   const closed: number[] = [];
+  const openedQuantities = new Quantities();
+  const closedQuantities = new Quantities();
   let closedStrategies: string[] | null = null;
   for (const fill of decision.fills) {
-    if (fill.closes === null) opened.push(fill.userId, fill.quantity);
-    else {
+    if (fill.closes === null) {
+      opened.push(fill.userId);
+      openedQuantities.add(fill.quantity, opened.length);
+    } else {
       if (fill.closes.strategy !== order.strategy && closedStrategies === null)
-        closedStrategies = decision.fills.slice(0, closed.length / 4).map(() => order.strategy);
-      closed.push(fill.userId, fill.closes.orderId, fill.closes.openedAtMs, fill.quantity);
+        closedStrategies = Array.from({ length: closed.length / 3 }, () => order.strategy);
+      closed.push(fill.userId, fill.closes.orderId, fill.closes.openedAtMs);
+      closedQuantities.add(fill.quantity, closed.length / 3);
       closedStrategies?.push(fill.closes.strategy);
     }
   }
@@ -993,11 +998,36 @@ function toWrite(
     fills: decision.fills.length,
     denials: decision.denials.length,
     opened,
+    openedQuantities: openedQuantities.written(),
     closed,
+    closedQuantities: closedQuantities.written(),
     closedStrategies,
     origin,
     forUserId,
   };
+}
+
+/**
+ * The quantities of an order's positions as the writer takes them: one number while they are all the
+ * same (a fan-out at one multiplier, the usual case), a list from the first that differs.
+ */
+class Quantities {
+  #first = 0;
+  #list: number[] | null = null;
+
+  /** The quantity of the count-th position. */
+  add(quantity: number, count: number): void {
+    if (count === 1) this.#first = quantity;
+    else if (this.#list !== null) this.#list.push(quantity);
+    else if (quantity !== this.#first) {
+      this.#list = Array.from({ length: count - 1 }, () => this.#first);
+      this.#list.push(quantity);
+    }
+  }
+
+  written(): number | readonly number[] {
+    return this.#list ?? this.#first;
+  }
 }
 
 /** How a worker thread ended, for the log and /health: its uncaught error if it had one. */

@@ -35,10 +35,14 @@ export interface OrderWrite {
   /** How many users the order filled and denied, for the compact view of the log. */
   readonly fills: number;
   readonly denials: number;
-  /** BUY: flattened pairs [userId, quantity, …] of the positions this order opens. */
+  /** BUY: the users whose positions this order opens. */
   readonly opened: readonly number[];
-  /** SELL: flattened quadruples [userId, buyOrderId, openedAtMs, quantity, …] of the positions it closes. */
+  /** The quantity of each position opened, in the order of opened; one number when all are the same. */
+  readonly openedQuantities: number | readonly number[];
+  /** SELL: flattened triples [userId, buyOrderId, openedAtMs, …] of the positions it closes. */
   readonly closed: readonly number[];
+  /** The quantity of each position closed, in the order of closed; one number when all are the same. */
+  readonly closedQuantities: number | readonly number[];
   /**
    * SELL in `account` scope: the strategy that opened each position closed, in the order of closed,
    * when any is not the order's own; null otherwise (always, in `strategy` scope).

@@ -129,12 +129,22 @@ function prepare(connection: Database.Database) {
     // instead of one call per row halves the writer's time per fill.
     openMany: connection.prepare(
       `INSERT INTO positions (strategy, instrument, user_id, order_id, opened_at_ms, quantity)
+       SELECT ?, ?, value, ?, ?, ? FROM json_each(?)`,
+    ),
+    // Positions of different quantities: [[user_id, quantity], …].
+    openManySized: connection.prepare(
+      `INSERT INTO positions (strategy, instrument, user_id, order_id, opened_at_ms, quantity)
        SELECT ?, ?, value ->> 0, ?, ?, value ->> 1 FROM json_each(?)`,
     ),
     closeMany: connection.prepare(
       'DELETE FROM positions WHERE strategy = ? AND instrument = ? AND user_id IN (SELECT value FROM json_each(?))',
     ),
     tradeMany: connection.prepare(
+      `INSERT INTO trades (user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms, quantity)
+       SELECT value ->> 0, ?, ?, value ->> 1, ?, value ->> 2, ?, ? FROM json_each(?)`,
+    ),
+    // Round trips of different quantities: [[user_id, buy_order_id, opened_at_ms, quantity], …].
+    tradeManySized: connection.prepare(
       `INSERT INTO trades (user_id, strategy, instrument, buy_order_id, sell_order_id, opened_at_ms, closed_at_ms, quantity)
        SELECT value ->> 0, ?, ?, value ->> 1, ?, value ->> 2, ?, value ->> 3 FROM json_each(?)`,
     ),
@@ -168,20 +178,32 @@ function writeOrder(o: OrderWrite): void {
     o.forUserId,
     o.quantity,
   );
-  const { opened, closed } = o;
-  if (opened.length / 2 >= BULK_ROWS_MIN) {
-    const pairs: [number, number][] = [];
-    for (let i = 0; i < opened.length; i += 2) pairs.push([opened[i]!, opened[i + 1]!]);
-    s.openMany.run(o.strategy, o.instrument, o.orderId, o.receivedAtMs, JSON.stringify(pairs));
+  const { opened, closed, openedQuantities, closedQuantities } = o;
+  const openedQuantity = (i: number) =>
+    typeof openedQuantities === 'number' ? openedQuantities : openedQuantities[i]!;
+  const closedQuantity = (i: number) =>
+    typeof closedQuantities === 'number' ? closedQuantities : closedQuantities[i]!;
+  if (opened.length >= BULK_ROWS_MIN && typeof openedQuantities === 'number') {
+    s.openMany.run(
+      o.strategy,
+      o.instrument,
+      o.orderId,
+      o.receivedAtMs,
+      openedQuantities,
+      JSON.stringify(opened),
+    );
+  } else if (opened.length >= BULK_ROWS_MIN) {
+    const pairs = opened.map((userId, i) => [userId, openedQuantity(i)]);
+    s.openManySized.run(o.strategy, o.instrument, o.orderId, o.receivedAtMs, JSON.stringify(pairs));
   } else {
-    for (let i = 0; i < opened.length; i += 2)
-      s.open.run(o.strategy, o.instrument, opened[i], o.orderId, o.receivedAtMs, opened[i + 1]);
+    for (let i = 0; i < opened.length; i++)
+      s.open.run(o.strategy, o.instrument, opened[i], o.orderId, o.receivedAtMs, openedQuantity(i));
   }
-  if (closed.length / 4 >= BULK_ROWS_MIN && o.closedStrategies === null) return closeMany(o);
-  for (let i = 0; i < closed.length; i += 4) {
+  if (closed.length / 3 >= BULK_ROWS_MIN && o.closedStrategies === null) return closeMany(o);
+  for (let i = 0; i < closed.length; i += 3) {
     const userId = closed[i]!;
     // A round trip is the position's: it keeps the strategy that opened it.
-    const strategy = o.closedStrategies?.[i / 4] ?? o.strategy;
+    const strategy = o.closedStrategies?.[i / 3] ?? o.strategy;
     const removed = s.close.run(strategy, o.instrument, userId).changes;
     if (removed !== 1) throw disagreement(1, removed);
     s.trade.run(
@@ -192,7 +214,7 @@ function writeOrder(o: OrderWrite): void {
       o.orderId,
       closed[i + 2],
       o.receivedAtMs,
-      closed[i + 3],
+      closedQuantity(i / 3),
     );
   }
 }
@@ -243,14 +265,22 @@ function writeChange(c: ChangeWrite): void {
 
 function closeMany(o: OrderWrite): void {
   const users: number[] = [];
-  const trades: [number, number, number, number][] = [];
-  for (let i = 0; i < o.closed.length; i += 4) {
+  const trades: number[][] = [];
+  const uniform = typeof o.closedQuantities === 'number';
+  for (let i = 0; i < o.closed.length; i += 3) {
     users.push(o.closed[i]!);
-    trades.push([o.closed[i]!, o.closed[i + 1]!, o.closed[i + 2]!, o.closed[i + 3]!]);
+    const trade = [o.closed[i]!, o.closed[i + 1]!, o.closed[i + 2]!];
+    if (!uniform) trade.push((o.closedQuantities as readonly number[])[i / 3]!);
+    trades.push(trade);
   }
   const removed = statements.closeMany.run(o.strategy, o.instrument, JSON.stringify(users)).changes;
   if (removed !== users.length) throw disagreement(users.length, removed);
-  statements.tradeMany.run(o.strategy, o.instrument, o.orderId, o.receivedAtMs, JSON.stringify(trades));
+  const { orderId, receivedAtMs } = o;
+  if (uniform) {
+    const quantity = o.closedQuantities as number;
+    statements.tradeMany.run(o.strategy, o.instrument, orderId, receivedAtMs, quantity, JSON.stringify(trades));
+  } else
+    statements.tradeManySized.run(o.strategy, o.instrument, orderId, receivedAtMs, JSON.stringify(trades));
 }
 
 /** The book in memory said these positions were open; the database must agree, or nothing commits. */
