@@ -278,7 +278,14 @@ function closeMany(o: OrderWrite): void {
   const { orderId, receivedAtMs } = o;
   if (uniform) {
     const quantity = o.closedQuantities as number;
-    statements.tradeMany.run(o.strategy, o.instrument, orderId, receivedAtMs, quantity, JSON.stringify(trades));
+    statements.tradeMany.run(
+      o.strategy,
+      o.instrument,
+      orderId,
+      receivedAtMs,
+      quantity,
+      JSON.stringify(trades),
+    );
   } else
     statements.tradeManySized.run(o.strategy, o.instrument, orderId, receivedAtMs, JSON.stringify(trades));
 }
