@@ -94,7 +94,7 @@ test('users put adds a user that users list and show name, and a BUY fills for t
   const shown = await ok(server, ['users', 'show', 'Alice']);
   assert.match(
     shown,
-    /^Alice\n {2}STRATEGY_A: GRASIM, EICHER\n {2}1 open position:\n {4}STRATEGY_A EICHER \(opened by BUY order \d+ at \S+Z\)\n$/,
+    /^Alice\n {2}STRATEGY_A: GRASIM, EICHER\n {2}1 open position:\n {4}STRATEGY_A EICHER ×1 \(opened by BUY order \d+ at \S+Z\)\n$/,
   );
 
   // One subscription more, then one less: the position it no longer gives is left close-only.
@@ -136,6 +136,55 @@ test('users put adds a user that users list and show name, and a BUY fills for t
     /^Alice\n {2}no subscription: not a user in force\n {2}1 open position:\n {4}STRATEGY_A EICHER /,
     'still known by name, with the position left close-only',
   );
+});
+
+test('users put --multiplier sizes a subscription, which users list and show print', async (t) => {
+  const server = await startServer(t);
+  // A sized subscription: users list and show say how it sizes, and a BUY of 3 buys Bea 1 (0.5 × 3).
+  await ok(server, [
+    'users',
+    'put',
+    'Bea',
+    '--strategy',
+    'STRATEGY_D',
+    '--instruments',
+    'ACC',
+    '--multiplier',
+    '0.5',
+  ]);
+  assert.match(
+    await ok(server, ['users', 'list']),
+    /^Bea +STRATEGY_D \(1 instrument, ×0\.5\) +0 open positions$/m,
+  );
+  const sized = await post(`${server.url}/orders`, {
+    strategy: 'STRATEGY_D',
+    instrument: 'ACC',
+    position: 'BUY',
+    quantity: 3,
+  });
+  assert.deepEqual(
+    sized.body.accepted.find((entry: { user: string }) => entry.user === 'Bea'),
+    { user: 'Bea', quantity: 1 },
+  );
+  assert.match(
+    await ok(server, ['users', 'show', 'Bea']),
+    /STRATEGY_D: ACC, ×0\.5\n.*\n {4}STRATEGY_D ACC ×1 /,
+  );
+  const both = await cli(server, [
+    'users',
+    'put',
+    'Bea',
+    '--strategy',
+    'STRATEGY_D',
+    '--instruments',
+    'ACC',
+    '--multiplier',
+    '2',
+    '--quantity',
+    '4',
+  ]);
+  assert.notEqual(both.code, 0);
+  assert.match(both.stderr, /--multiplier or --quantity, not both/);
 });
 
 test('users delete says what became of the positions: closed by a SELL (close-now) or left close-only', async (t) => {
