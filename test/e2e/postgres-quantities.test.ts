@@ -190,7 +190,7 @@ test("PostgreSQL, strategy scope: the seed's order #4 is REJECTED, holdings sum 
   // What a database made before POSITION_SCOPE existed looks like: orders, and no scope recorded.
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  const cleared = await client.query('UPDATE ordergate_schema SET position_scope = NULL WHERE id = 1');
+  const cleared = await client.query('DELETE FROM position_scope WHERE id = 1');
   await client.end();
   assert.equal(cleared.rowCount, 1);
   await assert.rejects(server.restart({ POSITION_SCOPE: 'account' }), /keeps positions in strategy scope/);

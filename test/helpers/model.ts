@@ -52,7 +52,7 @@ export class Model {
       const held = this.#open.get(positionKey(user, order.strategy, order.instrument));
       if (instruments === undefined) {
         if (order.position === 'SELL' && held !== undefined) {
-          accepted.push({ user, buy_order_id: held.orderId, opened_at: held.openedAt });
+          accepted.push({ user, quantity: 1, buy_order_id: held.orderId, opened_at: held.openedAt });
         }
         continue;
       }
@@ -60,9 +60,9 @@ export class Model {
       if (order.position === 'BUY') {
         if (!traded) rejected.push({ user, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
         else if (held !== undefined) rejected.push({ user, reason: 'POSITION_ALREADY_OPEN' });
-        else accepted.push({ user });
+        else accepted.push({ user, quantity: 1 });
       } else if (held !== undefined) {
-        accepted.push({ user, buy_order_id: held.orderId, opened_at: held.openedAt });
+        accepted.push({ user, quantity: 1, buy_order_id: held.orderId, opened_at: held.openedAt });
       } else if (!traded) rejected.push({ user, reason: 'INSTRUMENT_NOT_IN_STRATEGY' });
       else rejected.push({ user, reason: 'NO_OPEN_POSITION' });
     }

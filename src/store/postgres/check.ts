@@ -86,10 +86,8 @@ async function replayAll(client: pg.ClientBase, onProgress: (orders: number) => 
     versions.set(version, text);
     if (changeSeq === 0) recordsBase = version;
   }
-  const scope = await client.query<{ position_scope: PositionScope | null }>(
-    'SELECT position_scope FROM ordergate_schema WHERE id = 1',
-  );
-  const replay = new LogReplay(users, scope.rows[0]?.position_scope ?? 'strategy');
+  const scope = await client.query<{ scope: PositionScope }>('SELECT scope FROM position_scope WHERE id = 1');
+  const replay = new LogReplay(users, scope.rows[0]?.scope ?? 'strategy');
   const profiles = new ProfilesInForce(replay, versions, recordsBase, problem);
   const changes = await changesAfter(client, 0);
   let nextChange = 0;

@@ -135,15 +135,19 @@ const MIGRATIONS: readonly string[] = [
   UPDATE profile_versions SET change_seq = 0
   WHERE version = (SELECT current_profile_version FROM ordergate_schema WHERE id = 1);
   `,
-  // Quantities and webhooks, as in the SQLite schema's migration 8; the scope of positions is kept in
-  // the schema row, written once by the first instance that opens the database at this version.
+  // Quantities and webhooks, as in the SQLite schema's migration 8. The scope of positions has a table
+  // of its own, written once by the first instance that opens the database at this version: altering
+  // ordergate_schema here would deadlock with an instance starting beside, which waits on its row.
   `
   ALTER TABLE orders ADD COLUMN quantity bigint;
   ALTER TABLE positions ADD COLUMN quantity bigint NOT NULL DEFAULT 1;
   ALTER TABLE trades ADD COLUMN quantity bigint NOT NULL DEFAULT 1;
   ALTER TABLE released_positions ADD COLUMN quantity bigint NOT NULL DEFAULT 1;
   ALTER TABLE api_keys ADD COLUMN webhook boolean NOT NULL DEFAULT false CHECK (NOT webhook OR role = 'strategy');
-  ALTER TABLE ordergate_schema ADD COLUMN position_scope text CHECK (position_scope IN ('strategy', 'account'));
+  CREATE TABLE position_scope (
+    id integer PRIMARY KEY CHECK (id = 1),
+    scope text NOT NULL CHECK (scope IN ('strategy', 'account'))
+  );
   `,
 ];
 
@@ -154,13 +158,14 @@ export const PG_SCHEMA_VERSION = MIGRATIONS.length;
  * orders made before scopes existed is `strategy`; any other change is refused (see the SQLite store's).
  */
 async function fixPositionScope(client: pg.ClientBase, wanted: PositionScope): Promise<PositionScope> {
-  const fixed = await client.query<{ position_scope: PositionScope }>(
-    `UPDATE ordergate_schema SET position_scope = coalesce(position_scope,
-       CASE WHEN EXISTS (SELECT 1 FROM orders) OR EXISTS (SELECT 1 FROM changes) THEN 'strategy' ELSE $1 END)
-     WHERE id = 1 RETURNING position_scope`,
+  await client.query(
+    `INSERT INTO position_scope (id, scope)
+     SELECT 1, CASE WHEN EXISTS (SELECT 1 FROM orders) OR EXISTS (SELECT 1 FROM changes) THEN 'strategy' ELSE $1 END
+     ON CONFLICT (id) DO NOTHING`,
     [wanted],
   );
-  const scope = fixed.rows[0]!.position_scope;
+  const fixed = await client.query<{ scope: PositionScope }>('SELECT scope FROM position_scope WHERE id = 1');
+  const scope = fixed.rows[0]!.scope;
   if (scope !== wanted) throw new PgSchemaError(scopeRefusal('the database', scope, wanted));
   return scope;
 }
