@@ -169,7 +169,9 @@ async function fixPositionScope(client: pg.ClientBase, wanted: PositionScope): P
   // An account-scope order reads its instrument's positions of every strategy: by this index, not by
   // a scan of the table. A strategy-scope database does without (the primary key serves it).
   if (scope === 'account')
-    await client.query('CREATE INDEX IF NOT EXISTS positions_by_instrument ON positions (instrument, user_id)');
+    await client.query(
+      'CREATE INDEX IF NOT EXISTS positions_by_instrument ON positions (instrument, user_id)',
+    );
   if (scope !== wanted) throw new PgSchemaError(scopeRefusal('the database', scope, wanted));
   return scope;
 }
