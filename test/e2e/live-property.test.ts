@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import fc from 'fast-check';
+import { type Answer, call } from '../helpers/calls.js';
 import {
   byUser,
   type Disposition,
@@ -31,7 +32,6 @@ const STEPS_MAX = 60;
 const SHRINKS_MAX = 40;
 /** The whole property, runs and shrinking, stops after this (a failure found by then is reported). */
 const PROPERTY_TIME_MS = 360_000;
-const REQUEST_TIMEOUT_MS = 10_000;
 const DAY_MS = 86_400_000;
 
 const USERS = ['Ann', 'Bob', 'Cy', 'Di', 'Ed'] as const;
@@ -116,26 +116,6 @@ type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 
 /** SQUARE_OFF_TZ=UTC and every day a trading day: the close-only period ends at the next UTC midnight. */
 const nextUtcMidnight = (atMs: number) => (Math.floor(atMs / DAY_MS) + 1) * DAY_MS;
-
-interface Answer {
-  readonly status: number;
-  readonly body: any;
-}
-
-async function call(server: Server, method: string, path: string, body?: unknown): Promise<Answer> {
-  const init: RequestInit = { method, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
-  if (body !== undefined) {
-    init.headers = { 'content-type': 'application/json' };
-    init.body = typeof body === 'string' ? body : JSON.stringify(body);
-  }
-  const response = await fetch(server.url + path, init);
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {}
-  return { status: response.status, body: parsed };
-}
 
 function expectOk(answer: Answer, what: string): any {
   assert.equal(answer.status, 200, `${what}: ${answer.status} ${JSON.stringify(answer.body)}`);

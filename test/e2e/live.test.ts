@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
+import { call, ok } from '../helpers/calls.js';
 import { createKey, runCli, type Server, startServer } from '../helpers/server.js';
 import { waitFor, waitForOutput } from '../helpers/wait.js';
 import { getJson, type Position, readPositions, readTrades } from '../helpers/wire.js';
@@ -22,42 +23,6 @@ const EVERY_DAY = 'sun,mon,tue,wed,thu,fri,sat';
 const REQUEST_TIMEOUT_MS = 10_000;
 /** How long a big square-off (thousands of positions) may take to show up once a server is up. */
 const SQUARE_OFF_TIMEOUT_MS = 60_000;
-
-interface Answer {
-  readonly status: number;
-  readonly body: any;
-}
-
-/** One request with a JSON body (or none: then no Content-Type either), its status and parsed answer. */
-async function call(
-  server: Server,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<Answer> {
-  const init: RequestInit = { method, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
-  if (body !== undefined) {
-    init.headers = { ...headers, 'content-type': 'application/json' };
-    init.body = typeof body === 'string' ? body : JSON.stringify(body);
-  }
-  const response = await fetch(server.url + path, init);
-  const text = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = text;
-  }
-  return { status: response.status, body: parsed };
-}
-
-/** A request that must answer 200; its body. */
-async function ok(server: Server, method: string, path: string, body?: unknown): Promise<any> {
-  const answer = await call(server, method, path, body);
-  assert.equal(answer.status, 200, `${method} ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
-  return answer.body;
-}
 
 const order = (server: Server, strategy: string, instrument: string, position: 'BUY' | 'SELL') =>
   ok(server, 'POST', '/orders', { strategy, instrument, position });

@@ -1,5 +1,5 @@
-// Requests with a JSON body over real HTTP, for the tests of quantities and scopes: one call with its
-// status and parsed answer, one that must answer 200, and an order in the API's own format.
+// Requests with a JSON body over real HTTP, for the tests of live operations, quantities and scopes:
+// one call with its status and parsed answer, one that must answer 200, and an order in the API's format.
 
 import assert from 'node:assert/strict';
 import type { Server } from './server.js';
@@ -12,10 +12,16 @@ export interface Answer {
 }
 
 /** One request with a JSON body (or none: then no Content-Type either), its status and parsed answer. */
-export async function call(server: Server, method: string, path: string, body?: unknown): Promise<Answer> {
-  const init: RequestInit = { method, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
+export async function call(
+  server: Server,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  const init: RequestInit = { method, headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
   if (body !== undefined) {
-    init.headers = { 'content-type': 'application/json' };
+    init.headers = { ...headers, 'content-type': 'application/json' };
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
   }
   const response = await fetch(server.url + path, init);

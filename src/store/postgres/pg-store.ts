@@ -1253,6 +1253,7 @@ async function readHolders(
       orderId: Number(orderId),
       openedAtMs: Number(openedAtMs),
       quantity: Number(quantity),
+      // One string for the book's own strategy, shared by its positions, not one copy per row.
       strategy: opener === strategy ? strategy : opener,
     });
   }
